@@ -1,0 +1,1 @@
+"""Estimation: values for missing and rejected intervals, always marked as estimates."""

@@ -1,0 +1,1 @@
+"""The registry: parties, access points, meters and their validity periods (SQLAlchemy)."""

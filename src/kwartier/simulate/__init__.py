@@ -1,0 +1,1 @@
+"""Region simulator: a deterministic region of meters, their data and their faults."""

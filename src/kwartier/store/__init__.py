@@ -1,0 +1,1 @@
+"""The meter-data store: pseudonymised, append-only Parquet with "as known at" reads."""

@@ -1,0 +1,1 @@
+"""Validation: the rules a captured value must pass, each with a code and a reason."""
