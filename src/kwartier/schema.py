@@ -133,3 +133,26 @@ STORED_FINDINGS = pa.schema(
         pa.field(RECORDED_AT, UTC_MICROS, nullable=False),
     ]
 )
+
+# Registry facts a batch calculation needs, per pseudonymised access point and validity period
+# (produced from the registry and the pseudonymiser; the store itself never holds them).
+ENERGY: Final = "energy"
+METER_KIND: Final = "meter_kind"
+REGIME: Final = "regime"
+CAPACITY: Final = "capacity"
+HAS_PRODUCTION: Final = "has_production"
+VALID_FROM: Final = "valid_from"
+VALID_TO: Final = "valid_to"
+
+ACCESS_POINT_CONTEXT = pa.schema(
+    [
+        pa.field(AP, pa.string(), nullable=False),
+        pa.field(ENERGY, pa.string(), nullable=False),  # Energy value: electricity | gas
+        pa.field(METER_KIND, pa.string(), nullable=False),  # digital | amr | classic
+        pa.field(REGIME, pa.string(), nullable=False),  # SMR1 | SMR3
+        pa.field(CAPACITY, pa.float64(), nullable=False),  # kVA (electricity) or m³/h (gas)
+        pa.field(HAS_PRODUCTION, pa.bool_(), nullable=False),  # a production installation is registered
+        pa.field(VALID_FROM, pa.date32(), nullable=False),  # first market day these facts hold
+        pa.field(VALID_TO, pa.date32()),  # first market day they no longer hold; null: open-ended
+    ]
+)
