@@ -10,6 +10,8 @@ engines give identical results.
 from __future__ import annotations
 
 import itertools
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -18,6 +20,7 @@ import pyarrow as pa
 from kwartier.config import EngineName
 
 _names = itertools.count()
+DUCKDB_MEMORY_LIMIT = "4GB"  # an in-process calculation spills to disk beyond this, never thrashes the host
 
 
 def connect(engine: EngineName, *, duckdb_connection: Any = None, spark_session: Any = None) -> Any:
@@ -25,7 +28,12 @@ def connect(engine: EngineName, *, duckdb_connection: Any = None, spark_session:
     if engine is EngineName.DUCKDB:
         if duckdb_connection is not None:
             return ibis.duckdb.from_connection(duckdb_connection)
-        return ibis.duckdb.connect()
+        backend = ibis.duckdb.connect()
+        backend.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        backend.raw_sql("SET TimeZone = 'UTC'")
+        spill = Path(tempfile.gettempdir()) / "kwartier-duckdb"
+        backend.raw_sql(f"SET temp_directory = '{spill}'")
+        return backend
     return ibis.pyspark.connect(spark_session or local_spark_session())
 
 

@@ -1,0 +1,626 @@
+"""Capture a file into the meter-data store as one batch: detect, read, pseudonymise, validate, store.
+
+Rules (issue "Measurement data chain", §4):
+- a file is a batch identified by the SHA-256 of its content: ingesting the same file twice changes
+  nothing (the second run reports the batch as a duplicate);
+- the batch is written whole or not at all: everything goes to the store's staging area and becomes
+  visible at one commit point (:meth:`MeterStore.commit`); a crash before it leaves nothing;
+- rows that cannot be parsed or break a capture check go to quarantine with file, line, field and reason;
+  the other rows are accepted;
+- the batch report counts: accepted (stored as current values), rejected (stored for audit, never current:
+  V02, V03, V06), flagged (V04, stored and current), quarantined, duplicate (an exact copy inside the file,
+  or the value already current in the store) and superseded (a new version that replaces another current
+  value: a corrected re-delivery, or real data replacing an estimate).
+
+The head-end path streams in two passes through DuckDB so that a day of a million access points fits in a
+few GiB: pass 1 reads the CSV, checks every field and spreads the rows over the store's buckets in a
+scratch directory; pass 2 applies the row rules (:mod:`kwartier.validation.row_rules`, one Ibis
+expression) bucket by bucket, compares with the store, and writes the sorted Parquet files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from kwartier.capture.detect import InputFormat, detect_format
+from kwartier.capture.headend import (
+    INTERVAL_HEADER,
+    REGISTER_HEADER,
+    instant_sql,
+    interval_reason_sql,
+    quantity_sql,
+    read_csv_sql,
+    register_reason_sql,
+)
+from kwartier.capture.quarantine import Rejection
+from kwartier.capture.result import CaptureResult
+from kwartier.catalogue import reconcile, record_committed
+from kwartier.config import Settings
+from kwartier.domain.channels import ReadingStatus
+from kwartier.registry.context import access_point_context
+from kwartier.registry.database import open_registry
+from kwartier.store.pseudonym import Pseudonymiser
+from kwartier.store.store import MeterStore
+from kwartier.store.versions import current_readings_sql, timestamptz_literal
+from kwartier.validation.row_rules import INJECTION_WITHOUT_PRODUCTION, KEY, apply_row_rules
+
+Progress = Callable[[str, int, int], None]
+QUARANTINE_BUCKET = -1
+GROUP_ROWS = 4_000_000
+READING_COLUMNS = ["ap", "channel", "tariff", "start", "minutes", "value", "source_status"]
+
+
+@dataclass
+class BatchReport:
+    """What one ingest did with one file."""
+
+    batch: str
+    file: str
+    format: str
+    status: str  # committed | duplicate-batch | empty
+    recorded_at: str
+    kind: str = "ingest"
+    accepted: int = 0
+    rejected: int = 0
+    flagged: int = 0
+    quarantined: int = 0
+    duplicate: int = 0
+    superseded: int = 0
+    registers: int = 0
+    peaks: int = 0
+    warnings: list[str] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form of the report."""
+        return asdict(self)
+
+
+def file_batch_id(path: Path) -> str:
+    """The batch id of a file: the SHA-256 (hex) of its bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class Ingestor:
+    """Ingests files into one store and registry; keeps a DuckDB connection and the registry facts."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        memory_limit: str = "3GB",
+        threads: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = MeterStore.open(settings.store_dir)
+        self.pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
+        self.sessions = open_registry(settings.registry_url)
+        reconcile(self.sessions, self.store)
+        scratch = settings.home / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        self.scratch = scratch
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET temp_directory = {_literal(scratch / 'duckdb')}")
+        self.con.execute("SET preserve_insertion_order = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._facts_loaded = False
+        self._rules_sql: str | None = None
+
+    # registry facts ---------------------------------------------------------------------------------
+
+    def _load_facts(self) -> None:
+        """Table ``aps`` (ean, ap, bucket, capacity, has_production, known) of all registered points.
+
+        Validation is lenient across validity periods: the largest capacity an access point had in the
+        last 400 days counts, and a production installation counts when one was registered at any time
+        then (a false rejection loses a real value; a missed flag only delays a registry correction).
+        """
+        if self._facts_loaded:
+            return
+        today = datetime.now(UTC).date()
+        with self.sessions() as session:
+            context = access_point_context(session, today - timedelta(days=400), today + timedelta(days=2))
+        eans = context.column("ean").to_pylist()
+        pseudonyms = self.pseudonymiser.table(eans)
+        self.con.register("context_arrow", context)
+        self.con.register("pseudonyms_arrow", pseudonyms)
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE aps AS
+            SELECT c.ean, p.ap, {self._bucket_sql("p.ap")} AS bucket,
+                   max(c.capacity) AS capacity, bool_or(c.has_production) AS has_production, true AS known
+            FROM context_arrow c JOIN pseudonyms_arrow p USING (ean)
+            GROUP BY c.ean, p.ap"""
+        )
+        self.con.unregister("context_arrow")
+        self.con.unregister("pseudonyms_arrow")
+        self._facts_loaded = True
+
+    def _bucket_sql(self, column: str) -> str:
+        return f"(('0x' || substr({column}, 1, 4))::INTEGER % {self.store.buckets})"
+
+    def _add_unregistered(self, eans: list[str]) -> None:
+        """Add EANs of a customer export that the registry does not know (no facts: rules V03/V04 skip)."""
+        known = {row[0] for row in self.con.execute("SELECT ean FROM aps").fetchall()}
+        unknown = [ean for ean in dict.fromkeys(eans) if ean not in known]
+        if not unknown:
+            return
+        self.con.register("unknown_arrow", self.pseudonymiser.table(unknown))
+        self.con.execute(
+            f"""INSERT INTO aps SELECT ean, ap, {self._bucket_sql("ap")}, NULL, NULL, false
+            FROM unknown_arrow"""
+        )
+        self.con.unregister("unknown_arrow")
+
+    # entry point ------------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        path: Path,
+        *,
+        recorded_at: datetime | None = None,
+        ean: str | None = None,
+        progress: Progress | None = None,
+    ) -> BatchReport:
+        """Ingest ``path`` as one batch and return its report (see the module doc for the rules)."""
+        moment = (recorded_at or datetime.now(UTC)).astimezone(UTC)
+        batch = file_batch_id(path)
+        fmt = detect_format(path)
+        report = BatchReport(batch, str(path), fmt.value, "committed", moment.isoformat())
+        if self.store.has_batch(batch):
+            report.status = "duplicate-batch"
+            return report
+        self._load_facts()
+        work = self.scratch / batch
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        staged = self.store.stage(batch)
+        try:
+            rejections = self._capture(path, fmt, moment, ean, work, report)
+            self._validate_and_stage(work, staged, batch, moment, report, progress)
+            report.quarantined = len(rejections)
+            report.rejections = [asdict(r) for r in rejections[:1000]]
+            self._write_quarantine(batch, rejections)
+            if report.accepted + report.rejected + report.registers + report.peaks == 0:
+                report.status = "empty"
+            self.store.commit(staged, report.as_dict())
+        except BaseException:
+            staged.abort()
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        record_committed(self.sessions, self.store, batch)
+        return report
+
+    # capture ----------------------------------------------------------------------------------------
+
+    def _capture(
+        self,
+        path: Path,
+        fmt: InputFormat,
+        moment: datetime,
+        ean: str | None,
+        work: Path,
+        report: BatchReport,
+    ) -> list[Rejection]:
+        """Pass 1: read the file into ``work/pass1`` by bucket; registers and peaks into tables."""
+        if fmt is InputFormat.HEADEND_INTERVALS:
+            return self._capture_headend_intervals(path, moment, work)
+        if fmt is InputFormat.HEADEND_REGISTERS:
+            return self._capture_headend_registers(path, moment)
+        result = self._read_customer_file(path, fmt, ean)
+        report.warnings.extend(result.warnings)
+        self._capture_arrow(result, work)
+        return list(result.rejections)
+
+    def _read_customer_file(self, path: Path, fmt: InputFormat, ean: str | None) -> CaptureResult:
+        if fmt is InputFormat.MIJN_FLUVIUS:
+            from kwartier.capture.mijn_fluvius import read_mijn_fluvius  # noqa: PLC0415
+
+            return read_mijn_fluvius(path)
+        from kwartier.capture.p1 import read_p1  # noqa: PLC0415
+
+        return read_p1(path, ean=ean)
+
+    def _capture_headend_intervals(self, path: Path, moment: datetime, work: Path) -> list[Rejection]:
+        columns = INTERVAL_HEADER.split(",")
+        source = read_csv_sql(path, columns, "interval_rejects")
+        reason = interval_reason_sql(timestamptz_literal(moment))
+        raw = "concat_ws(',', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
+        from kwartier.capture.headend import ean_reason_sql  # noqa: PLC0415
+
+        self.con.execute(
+            f"""COPY (
+            WITH typed AS (
+                SELECT r.*, {instant_sql("r.start")} AS start_utc,
+                       {quantity_sql("r.value", "r.unit")} AS quantity
+                FROM {source} r
+            ), checked AS (
+                SELECT t.*, a.ap, a.bucket AS ap_bucket,
+                       CASE WHEN a.ap IS NULL THEN {ean_reason_sql("t.ean")} ELSE {reason} END AS reason
+                FROM typed t LEFT JOIN aps a ON a.ean = t.ean
+            )
+            SELECT CASE WHEN reason IS NULL THEN ap_bucket ELSE {QUARANTINE_BUCKET} END AS bucket,
+                   reason, CASE WHEN reason IS NULL THEN ap END AS ap, channel, tariff,
+                   start_utc AS start, TRY_CAST(minutes AS SMALLINT) AS minutes, quantity AS value,
+                   status AS source_status, CASE WHEN reason IS NOT NULL THEN {raw} END AS raw
+            FROM checked
+            ) TO {_literal(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
+        )
+        return self._quarantined_rows(path, work, "interval_rejects")
+
+    def _quarantined_rows(self, path: Path, work: Path, rejects: str) -> list[Rejection]:
+        """Rejections of pass 1: DuckDB's reject table (with lines) and the rows that broke a check."""
+        rejections = [
+            Rejection(str(path), int(line), str(column or ""), str(message), "C00-SYNTAX", str(raw or ""))
+            for line, column, message, raw in self.con.execute(
+                f"SELECT line, column_name, error_message, csv_line FROM {rejects} ORDER BY line"
+            ).fetchall()
+        ]
+        quarantine_dir = work / "pass1" / f"bucket={QUARANTINE_BUCKET}"
+        if quarantine_dir.exists():
+            rows = self.con.execute(
+                f"SELECT reason, raw FROM read_parquet({_literal(quarantine_dir / '*.parquet')})"
+            ).fetchall()
+            lines = _find_lines(path, [str(raw) for _, raw in rows])
+            for (reason, raw), line in zip(rows, lines, strict=True):
+                code, column, text = str(reason).split("|", 2)
+                rejections.append(Rejection(str(path), line, column, text, code, str(raw)))
+            shutil.rmtree(quarantine_dir)
+        return sorted(rejections, key=lambda r: r.line)
+
+    def _capture_headend_registers(self, path: Path, moment: datetime) -> list[Rejection]:
+        columns = REGISTER_HEADER.split(",")
+        source = read_csv_sql(path, columns, "register_rejects")
+        reason = register_reason_sql(timestamptz_literal(moment))
+        raw = "concat_ws(',', " + ", ".join(f"coalesce(t.\"{c}\", '')" for c in columns) + ")"
+        from kwartier.capture.headend import ean_reason_sql  # noqa: PLC0415
+
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE captured_registers AS
+            WITH typed AS (
+                SELECT r.*, {instant_sql("r.read_at")} AS read_at_utc,
+                       {quantity_sql('r."index"', "r.unit")} AS quantity
+                FROM {source} r
+            )
+            SELECT t.*, a.ap, CASE WHEN a.ap IS NULL THEN {ean_reason_sql("t.ean")} ELSE {reason} END
+                   AS reason, {raw} AS raw
+            FROM typed t LEFT JOIN aps a ON a.ean = t.ean"""
+        )
+        rejections = [
+            Rejection(str(path), int(line), str(column or ""), str(message), "C00-SYNTAX", str(raw or ""))
+            for line, column, message, raw in self.con.execute(
+                "SELECT line, column_name, error_message, csv_line FROM register_rejects ORDER BY line"
+            ).fetchall()
+        ]
+        bad = self.con.execute(
+            "SELECT reason, raw FROM captured_registers WHERE reason IS NOT NULL"
+        ).fetchall()
+        lines = _find_lines(path, [str(raw) for _, raw in bad])
+        for (reason, raw), line in zip(bad, lines, strict=True):
+            code, column, text = str(reason).split("|", 2)
+            rejections.append(Rejection(str(path), line, column, text, code, str(raw)))
+        self.con.execute(
+            """CREATE OR REPLACE TEMP TABLE batch_registers AS
+            SELECT DISTINCT ap, channel, tariff, read_at_utc AS read_at, quantity AS index_value
+            FROM captured_registers WHERE reason IS NULL"""
+        )
+        return sorted(rejections, key=lambda r: r.line)
+
+    def _capture_arrow(self, result: CaptureResult, work: Path) -> None:
+        """Pass 1 for a file read in Python: the readings by bucket, registers and peaks as tables."""
+        eans = (
+            result.readings.column("ean").to_pylist()
+            + result.registers.column("ean").to_pylist()
+            + result.peaks.column("ean").to_pylist()
+        )
+        self._add_unregistered(eans)
+        self.con.register("captured_arrow", result.readings)
+        self.con.execute(
+            f"""COPY (
+            SELECT a.bucket, a.ap, c.channel, c.tariff, c.start, c.minutes, c.value, c.source_status
+            FROM captured_arrow c JOIN aps a ON a.ean = c.ean
+            ) TO {_literal(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
+        )
+        self.con.unregister("captured_arrow")
+        self.con.register("registers_arrow", result.registers)
+        self.con.execute(
+            """CREATE OR REPLACE TEMP TABLE batch_registers AS
+            SELECT DISTINCT a.ap, r.channel, r.tariff, r.read_at, r.index_value
+            FROM registers_arrow r JOIN aps a ON a.ean = r.ean"""
+        )
+        self.con.unregister("registers_arrow")
+        self.con.register("peaks_arrow", result.peaks)
+        self.con.execute(
+            """CREATE OR REPLACE TEMP TABLE batch_peaks AS
+            SELECT DISTINCT a.ap, p.month, p.peak_start, p.peak_w
+            FROM peaks_arrow p JOIN aps a ON a.ean = p.ean"""
+        )
+        self.con.unregister("peaks_arrow")
+
+    # validation and staging -------------------------------------------------------------------------
+
+    def _rules_query(self) -> str:
+        """The row rules (one Ibis expression) compiled once to DuckDB SQL over ``captured`` and ``aps``."""
+        if self._rules_sql is None:
+            backend = ibis.duckdb.from_connection(self.con)
+            self.con.execute(
+                "CREATE OR REPLACE TEMP VIEW captured AS SELECT "
+                "NULL::VARCHAR AS ap, NULL::VARCHAR AS channel, NULL::VARCHAR AS tariff, "
+                "NULL::TIMESTAMPTZ AS start, NULL::SMALLINT AS minutes, NULL::BIGINT AS value, "
+                "NULL::VARCHAR AS source_status WHERE false"
+            )
+            expr = apply_row_rules(backend.table("captured"), backend.table("aps"))
+            self._rules_sql = str(ibis.to_sql(expr, dialect="duckdb"))
+        return self._rules_sql
+
+    def _validate_and_stage(
+        self,
+        work: Path,
+        staged: Any,
+        batch: str,
+        moment: datetime,
+        report: BatchReport,
+        progress: Progress | None,
+    ) -> None:
+        """Pass 2: per group of buckets, row rules, comparison with the store, sorted Parquet into staging.
+
+        Buckets are grouped up to :data:`GROUP_ROWS` rows, so a small batch is one query and a day of a
+        million access points is processed a few million rows at a time (bounded memory).
+        """
+        groups = self._bucket_groups(work / "pass1")
+        rules = self._rules_query()
+        stamp = timestamptz_literal(moment)
+        target = _literal(staged.dir("readings"))
+        for done, group in enumerate(groups):
+            if progress:
+                progress("validate", done, len(groups))
+            sources = ", ".join(_literal(work / "pass1" / f"bucket={b}" / "*.parquet") for b in group)
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP VIEW captured AS
+                SELECT ap, channel, tariff, start, minutes, value, source_status
+                FROM read_parquet([{sources}])"""
+            )
+            captured_rows = self._scalar("SELECT count(*) FROM captured")
+            existing = self._existing_readings(set(group))
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE outcome AS
+                WITH validated AS ({rules}), current AS ({existing})
+                SELECT v.*, CASE
+                    WHEN c.ap IS NULL THEN 'new'
+                    WHEN v.status = '{ReadingStatus.REJECTED.value}' THEN 'rejected'
+                    WHEN c.value = v.value AND c.status = v.status THEN 'same'
+                    WHEN c.status = '{ReadingStatus.MEASURED.value}'
+                         AND v.status = '{ReadingStatus.ESTIMATED.value}' THEN 'same'
+                    ELSE 'changed' END AS outcome
+                FROM validated v LEFT JOIN current c USING ({", ".join(KEY)})"""
+            )
+            counts = dict(
+                self.con.execute(
+                    f"""SELECT 'rows', count(*) FROM outcome
+                    UNION ALL SELECT 'same', count(*) FROM outcome WHERE outcome = 'same'
+                    UNION ALL SELECT 'changed', count(*) FROM outcome WHERE outcome = 'changed'
+                    UNION ALL SELECT 'rejected', count(*) FROM outcome
+                        WHERE status = '{ReadingStatus.REJECTED.value}'
+                    UNION ALL SELECT 'flagged', count(*) FROM outcome
+                        WHERE rule = '{INJECTION_WITHOUT_PRODUCTION}' AND outcome <> 'same'"""
+                ).fetchall()
+            )
+            report.duplicate += captured_rows - counts["rows"] + counts["same"]
+            report.superseded += counts["changed"]
+            report.rejected += counts["rejected"]
+            report.flagged += counts["flagged"]
+            report.accepted += counts["rows"] - counts["same"] - counts["rejected"]
+            self.con.execute(
+                f"""COPY (
+                SELECT ap, channel, tariff, start, minutes, value, status, rule, method,
+                       '{batch}' AS batch, {stamp} AS recorded_at,
+                       strftime(timezone('Europe/Brussels', start), '%Y-%m') AS month,
+                       {self._bucket_sql("ap")} AS bucket
+                FROM outcome WHERE outcome <> 'same'
+                ORDER BY ap, channel, tariff, start
+                ) TO {target} (FORMAT parquet, PARTITION_BY (month, bucket), COMPRESSION zstd,
+                    APPEND true)"""
+            )
+        if progress:
+            progress("validate", len(groups), len(groups))
+        self._stage_registers(staged, batch, stamp, report)
+        self._stage_peaks(staged, batch, stamp, report)
+
+    def _bucket_groups(self, pass1: Path) -> list[list[int]]:
+        """The buckets pass 1 filled, grouped in order up to :data:`GROUP_ROWS` rows per group."""
+        if not pass1.exists():
+            return []
+        sizes = self.con.execute(
+            f"""SELECT bucket, count(*) FROM read_parquet({_literal(pass1 / "*" / "*.parquet")},
+                hive_partitioning = true) WHERE bucket >= 0 GROUP BY bucket ORDER BY bucket"""
+        ).fetchall()
+        groups: list[list[int]] = []
+        rows_in_group = 0
+        for bucket, rows in sizes:
+            if not groups or rows_in_group + int(rows) > GROUP_ROWS:
+                groups.append([])
+                rows_in_group = 0
+            groups[-1].append(int(bucket))
+            rows_in_group += int(rows)
+        return groups
+
+    def _existing_readings(self, buckets: set[int]) -> str:
+        """SQL of the current stored readings of ``buckets`` in the months and hours the batch touches."""
+        months = {
+            str(m[0])
+            for m in self.con.execute(
+                "SELECT DISTINCT strftime(timezone('Europe/Brussels', start), '%Y-%m') FROM captured"
+            ).fetchall()
+        }
+        window = self.con.execute("SELECT min(start), max(start) FROM captured").fetchall()[0]
+        source = self.store.scan_sql("readings", buckets=buckets, months=months)
+        if window is not None and window[0] is not None:
+            source = (
+                f"SELECT * FROM ({source}) AS stored WHERE start BETWEEN "
+                f"{timestamptz_literal(window[0])} AND {timestamptz_literal(window[1])}"
+            )
+        return (
+            "SELECT ap, channel, tariff, start, minutes, value, status FROM ("
+            + current_readings_sql(source, None)
+            + ")"
+        )
+
+    def _stage_registers(self, staged: Any, batch: str, stamp: str, report: BatchReport) -> None:
+        """Register readings new to the store (an identical stored reading is a duplicate)."""
+        rows = self._scalar("SELECT count(*) FROM batch_registers")
+        if rows == 0:
+            return
+        existing = self.store.scan_sql("registers")
+        new: pa.Table = self.con.sql(
+            f"""SELECT ap, channel, tariff, read_at, index_value, '{ReadingStatus.MEASURED.value}' AS status,
+                   '{batch}' AS batch, {stamp} AS recorded_at
+            FROM (SELECT * FROM batch_registers
+                  EXCEPT SELECT ap, channel, tariff, read_at, index_value FROM ({existing}))"""
+        ).to_arrow_table()
+        report.registers = new.num_rows
+        report.duplicate += rows - new.num_rows
+        if new.num_rows:
+            staged.write_table("registers", new)
+
+    def _stage_peaks(self, staged: Any, batch: str, stamp: str, report: BatchReport) -> None:
+        """Monthly peaks a telegram reports, new to the store (an identical stored peak is a duplicate)."""
+        rows = self._scalar("SELECT count(*) FROM batch_peaks")
+        if rows == 0:
+            return
+        existing = self.store.scan_sql("peaks")
+        new: pa.Table = self.con.sql(
+            f"""SELECT ap, month, peak_start, peak_w, '{ReadingStatus.MEASURED.value}' AS status,
+                   '{batch}' AS batch, {stamp} AS recorded_at
+            FROM (SELECT * FROM batch_peaks
+                  EXCEPT SELECT ap, month, peak_start, peak_w FROM ({existing}))"""
+        ).to_arrow_table()
+        report.peaks = new.num_rows
+        report.duplicate += rows - new.num_rows
+        if new.num_rows:
+            staged.write_table("peaks", new)
+
+    def _scalar(self, sql: str) -> int:
+        rows = self.con.execute(sql).fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    # bookkeeping ------------------------------------------------------------------------------------
+
+    def _write_quarantine(self, batch: str, rejections: list[Rejection]) -> None:
+        """All quarantined rows of a batch in ``<home>/quarantine/<batch>.csv`` (outside the store)."""
+        if not rejections:
+            return
+        folder = self.settings.home / "quarantine"
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pylist([asdict(r) for r in rejections])
+        temporary = folder / f"{batch}.csv.tmp"
+        import pyarrow.csv as pacsv  # noqa: PLC0415
+
+        pacsv.write_csv(table, temporary)
+        temporary.replace(folder / f"{batch}.csv")
+
+    def reset_tables(self) -> None:
+        """Empty the per-batch tables (registers and peaks) before a new file."""
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE batch_registers (ap VARCHAR, channel VARCHAR, tariff VARCHAR, "
+            "read_at TIMESTAMPTZ, index_value BIGINT)"
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE batch_peaks (ap VARCHAR, month DATE, peak_start TIMESTAMPTZ, "
+            "peak_w BIGINT)"
+        )
+
+
+def _find_lines(path: Path, raws: list[str]) -> list[int]:
+    """1-based line numbers of the rows whose text is ``raws`` (in that order; repeated texts advance).
+
+    Used only for the few rows a check refused, so that the quarantine names their line.
+    """
+    if not raws:
+        return []
+    offsets: list[tuple[int, int]] = []  # (byte offset, index in raws)
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        wanted: dict[bytes, list[int]] = {}
+        for index, raw in enumerate(raws):
+            wanted.setdefault(raw.encode("utf-8"), []).append(index)
+        for text, indexes in wanted.items():
+            position = 0
+            for index in indexes:
+                hit = _find_line_start(view, text, position)
+                if hit < 0:
+                    break
+                offsets.append((hit, index))
+                position = hit + len(text)
+        found = [0] * len(raws)
+        line, counted = 1, 0
+        for offset, index in sorted(offsets):
+            line += view[counted:offset].count(b"\n")
+            counted = offset
+            found[index] = line
+    return found
+
+
+def _find_line_start(view: mmap.mmap, text: bytes, position: int) -> int:
+    """Offset of the next occurrence of ``text`` as a whole line at or after ``position``; -1 if none."""
+    while True:
+        hit = view.find(text, position)
+        if hit < 0:
+            return -1
+        end = hit + len(text)
+        starts_line = hit == 0 or view[hit - 1 : hit] == b"\n"
+        ends_line = end == len(view) or view[end : end + 1] in (b"\n", b"\r")
+        if starts_line and ends_line:
+            return hit
+        position = hit + 1
+
+
+@contextmanager
+def ingestor(settings: Settings) -> Iterator[Ingestor]:
+    """An :class:`Ingestor` that closes its DuckDB connection afterwards."""
+    worker = Ingestor(settings)
+    try:
+        yield worker
+    finally:
+        worker.con.close()
+
+
+def ingest_paths(
+    settings: Settings,
+    paths: list[Path],
+    *,
+    recorded_at: datetime | None = None,
+    ean: str | None = None,
+    progress: Progress | None = None,
+) -> list[BatchReport]:
+    """Ingest each file of ``paths`` (directories: their files, sorted) as its own batch."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    reports = []
+    with ingestor(settings) as worker:
+        for path in files:
+            worker.reset_tables()
+            reports.append(worker.ingest(path, recorded_at=recorded_at, ean=ean, progress=progress))
+    return reports

@@ -1,0 +1,1 @@
+"""Exposure: data leaving the hub for grid users and market parties."""

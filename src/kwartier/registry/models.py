@@ -1,0 +1,32 @@
+"""All registry models, imported together so that ``Base.metadata`` holds every table.
+
+The migrations (:mod:`kwartier.registry.migrations`) must produce exactly this metadata.
+"""
+
+from __future__ import annotations
+
+from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, GridArea, MeasurementRegime
+from kwartier.registry.base import Base
+from kwartier.registry.batches import Batch
+from kwartier.registry.installations import ProductionInstallation
+from kwartier.registry.meters import Meter, MeterInstallation
+from kwartier.registry.parties import Party, PartyRoleAssignment
+from kwartier.registry.pseudonym_keys import PseudonymKey
+
+metadata = Base.metadata
+
+__all__ = [
+    "AccessPoint",
+    "Base",
+    "Batch",
+    "ConnectionCapacity",
+    "GridArea",
+    "MeasurementRegime",
+    "Meter",
+    "MeterInstallation",
+    "Party",
+    "PartyRoleAssignment",
+    "ProductionInstallation",
+    "PseudonymKey",
+    "metadata",
+]
