@@ -1,0 +1,34 @@
+"""Fixtures of the quality tests: a fresh DuckDB backend per test, one local Spark session per run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kwartier.config import EngineName
+from kwartier.engine import connect
+
+
+@pytest.fixture
+def duckdb_backend() -> Any:
+    """An in-memory DuckDB Ibis backend."""
+    return connect(EngineName.DUCKDB)
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark session (UTC, no web UI) shared by the Spark tests."""
+    from pyspark.sql import SparkSession  # noqa: PLC0415 - only the Spark tests need it
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("kwartier-quality-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
