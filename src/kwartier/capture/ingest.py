@@ -50,7 +50,7 @@ from kwartier.catalogue import reconcile, record_committed
 from kwartier.config import Settings
 from kwartier.domain.channels import ReadingStatus
 from kwartier.registry.context import access_point_context
-from kwartier.registry.database import open_registry
+from kwartier.registry.database import open_registry, upgrade
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
 from kwartier.store.versions import current_readings_sql, timestamptz_literal
@@ -114,6 +114,8 @@ class Ingestor:
         self.settings = settings
         self.store = MeterStore.open(settings.store_dir)
         self.pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.registry_url)
         self.sessions = open_registry(settings.registry_url)
         reconcile(self.sessions, self.store)
         scratch = settings.home / "tmp"
@@ -276,7 +278,8 @@ class Ingestor:
         rejections = [
             Rejection(str(path), int(line), str(column or ""), str(message), "C00-SYNTAX", str(raw or ""))
             for line, column, message, raw in self.con.execute(
-                f"SELECT line, column_name, error_message, csv_line FROM {rejects} ORDER BY line"
+                "SELECT line, arg_min(column_name, column_idx), arg_min(error_message, column_idx), "
+                f"any_value(csv_line) FROM {rejects} GROUP BY line ORDER BY line"
             ).fetchall()
         ]
         quarantine_dir = work / "pass1" / f"bucket={QUARANTINE_BUCKET}"
@@ -312,7 +315,8 @@ class Ingestor:
         rejections = [
             Rejection(str(path), int(line), str(column or ""), str(message), "C00-SYNTAX", str(raw or ""))
             for line, column, message, raw in self.con.execute(
-                "SELECT line, column_name, error_message, csv_line FROM register_rejects ORDER BY line"
+                "SELECT line, arg_min(column_name, column_idx), arg_min(error_message, column_idx), "
+                "any_value(csv_line) FROM register_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         ]
         bad = self.con.execute(
@@ -451,7 +455,7 @@ class Ingestor:
 
     def _bucket_groups(self, pass1: Path) -> list[list[int]]:
         """The buckets pass 1 filled, grouped in order up to :data:`GROUP_ROWS` rows per group."""
-        if not pass1.exists():
+        if not any(pass1.glob("*/*.parquet")):
             return []
         sizes = self.con.execute(
             f"""SELECT bucket, count(*) FROM read_parquet({_literal(pass1 / "*" / "*.parquet")},
