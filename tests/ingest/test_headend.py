@@ -10,6 +10,8 @@ import pyarrow as pa
 
 from kwartier.capture.ingest import ingest_paths, ingestor
 from kwartier.config import Settings
+from kwartier.registry.database import open_registry
+from kwartier.registry.pseudonym_keys import active_pseudonym_key
 from kwartier.store.store import MeterStore
 from tests.ingest.conftest import Region
 
@@ -95,3 +97,12 @@ def test_registers_are_stored_once(home: Settings, region: Region) -> None:
     store = MeterStore.open(home.store_dir)
     count = duckdb.connect().sql(f"SELECT count(*) FROM ({store.scan_sql('registers')})").fetchall()[0][0]
     assert count == first.registers
+
+
+def test_the_registry_knows_the_pseudonym_key_but_not_its_secret(home: Settings, region: Region) -> None:
+    ingest_paths(home, [region.folder / region.files("registers")[0]["file"]], recorded_at=RECORDED)
+    with open_registry(home.registry_url)() as session:
+        key = active_pseudonym_key(session)
+    secret = home.pseudonym_key_file.read_bytes()
+    assert key is not None and key.fingerprint
+    assert secret.hex() not in key.fingerprint

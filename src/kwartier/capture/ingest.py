@@ -51,6 +51,7 @@ from kwartier.config import Settings
 from kwartier.domain.channels import ReadingStatus
 from kwartier.registry.context import access_point_context
 from kwartier.registry.database import open_registry, upgrade
+from kwartier.registry.pseudonym_keys import register_pseudonym_key
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
 from kwartier.store.versions import current_readings_sql, timestamptz_literal
@@ -118,6 +119,8 @@ class Ingestor:
         upgrade(settings.registry_url)
         self.sessions = open_registry(settings.registry_url)
         reconcile(self.sessions, self.store)
+        with self.sessions() as session, session.begin():
+            register_pseudonym_key(session, self.pseudonymiser.key_id, self.pseudonymiser.fingerprint)
         scratch = settings.home / "tmp"
         scratch.mkdir(parents=True, exist_ok=True)
         self.scratch = scratch
