@@ -21,7 +21,6 @@ expression) bucket by bucket, compares with the store, and writes the sorted Par
 from __future__ import annotations
 
 import hashlib
-import mmap
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -563,44 +562,29 @@ class Ingestor:
 def _find_lines(path: Path, raws: list[str]) -> list[int]:
     """1-based line numbers of the rows whose text is ``raws`` (in that order; repeated texts advance).
 
-    Used only for the few rows a check refused, so that the quarantine names their line.
+    Used only when a check refused rows, so that the quarantine names their line: DuckDB reads the file
+    once more as whole lines, in order and in bounded memory, and keeps the lines that were refused.
     """
     if not raws:
         return []
-    offsets: list[tuple[int, int]] = []  # (byte offset, index in raws)
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        wanted: dict[bytes, list[int]] = {}
-        for index, raw in enumerate(raws):
-            wanted.setdefault(raw.encode("utf-8"), []).append(index)
-        for text, indexes in wanted.items():
-            position = 0
-            for index in indexes:
-                hit = _find_line_start(view, text, position)
-                if hit < 0:
-                    break
-                offsets.append((hit, index))
-                position = hit + len(text)
-        found = [0] * len(raws)
-        line, counted = 1, 0
-        for offset, index in sorted(offsets):
-            line += view[counted:offset].count(b"\n")
-            counted = offset
-            found[index] = line
-    return found
-
-
-def _find_line_start(view: mmap.mmap, text: bytes, position: int) -> int:
-    """Offset of the next occurrence of ``text`` as a whole line at or after ``position``; -1 if none."""
-    while True:
-        hit = view.find(text, position)
-        if hit < 0:
-            return -1
-        end = hit + len(text)
-        starts_line = hit == 0 or view[hit - 1 : hit] == b"\n"
-        ends_line = end == len(view) or view[end : end + 1] in (b"\n", b"\r")
-        if starts_line and ends_line:
-            return hit
-        position = hit + 1
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.register("wanted", pa.table({"raw": pa.array(sorted(set(raws)), pa.string())}))
+        hits = con.execute(
+            f"""SELECT text, line FROM (
+                SELECT row_number() OVER () + 1 AS line, column0 AS text
+                FROM read_csv({_literal(path)}, header = true, delim = '\x01', quote = '', escape = '',
+                              columns = {{'column0': 'VARCHAR'}}, parallel = false, auto_detect = false,
+                              strict_mode = false, null_padding = true)
+            ) WHERE text IN (SELECT raw FROM wanted) ORDER BY line"""
+        ).fetchall()
+    finally:
+        con.close()
+    queues: dict[str, list[int]] = {}
+    for text, line in hits:
+        queues.setdefault(str(text), []).append(int(line))
+    return [queues[raw].pop(0) if queues.get(raw) else 0 for raw in raws]
 
 
 @contextmanager
