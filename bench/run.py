@@ -117,6 +117,8 @@ def build_year_store(home: Path, access_points: int) -> tuple[MeterStore, list[s
     aps = [pseudonymiser.of(f"54144882{n:09d}0") for n in range(access_points)]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET memory_limit = '4GB'")
+    con.execute("SET preserve_insertion_order = false")
     con.register("aps", pa.table({"ap": aps}))
     for month in range(1, 13):
         first = local_midnight_utc(date(YEAR, month, 1))
