@@ -276,7 +276,19 @@ class Ingestor:
         return self._quarantined_rows(path, work, "interval_rejects")
 
     def _quarantined_rows(self, path: Path, work: Path, rejects: str) -> list[Rejection]:
-        """Rejections of pass 1: DuckDB's reject table (with lines) and the rows that broke a check."""
+        """Rejections of pass 1 of an interval file (rows that broke a check sit in the quarantine bucket)."""
+        quarantine_dir = work / "pass1" / f"bucket={QUARANTINE_BUCKET}"
+        refused = (
+            f"SELECT reason, raw FROM read_parquet({_literal(quarantine_dir / '*.parquet')})"
+            if quarantine_dir.exists()
+            else None
+        )
+        rejections = self._rejections(path, rejects, refused)
+        shutil.rmtree(quarantine_dir, ignore_errors=True)
+        return rejections
+
+    def _rejections(self, path: Path, rejects: str, refused: str | None) -> list[Rejection]:
+        """DuckDB's reject table (one syntax error per line) and the rows ``refused`` by a check, by line."""
         rejections = [
             Rejection(str(path), int(line), str(column or ""), str(message), "C00-SYNTAX", str(raw or ""))
             for line, column, message, raw in self.con.execute(
@@ -284,16 +296,11 @@ class Ingestor:
                 f"any_value(csv_line) FROM {rejects} GROUP BY line ORDER BY line"
             ).fetchall()
         ]
-        quarantine_dir = work / "pass1" / f"bucket={QUARANTINE_BUCKET}"
-        if quarantine_dir.exists():
-            rows = self.con.execute(
-                f"SELECT reason, raw FROM read_parquet({_literal(quarantine_dir / '*.parquet')})"
-            ).fetchall()
-            lines = _find_lines(path, [str(raw) for _, raw in rows])
-            for (reason, raw), line in zip(rows, lines, strict=True):
-                code, column, text = str(reason).split("|", 2)
-                rejections.append(Rejection(str(path), line, column, text, code, str(raw)))
-            shutil.rmtree(quarantine_dir)
+        rows = self.con.execute(refused).fetchall() if refused else []
+        lines = _find_lines(path, [str(raw) for _, raw in rows])
+        for (reason, raw), line in zip(rows, lines, strict=True):
+            code, column, text = str(reason).split("|", 2)
+            rejections.append(Rejection(str(path), line, column, text, code, str(raw)))
         return sorted(rejections, key=lambda r: r.line)
 
     def _capture_headend_registers(self, path: Path, moment: datetime) -> list[Rejection]:
@@ -314,26 +321,15 @@ class Ingestor:
                    AS reason, {raw} AS raw
             FROM typed t LEFT JOIN aps a ON a.ean = t.ean"""
         )
-        rejections = [
-            Rejection(str(path), int(line), str(column or ""), str(message), "C00-SYNTAX", str(raw or ""))
-            for line, column, message, raw in self.con.execute(
-                "SELECT line, arg_min(column_name, column_idx), arg_min(error_message, column_idx), "
-                "any_value(csv_line) FROM register_rejects GROUP BY line ORDER BY line"
-            ).fetchall()
-        ]
-        bad = self.con.execute(
-            "SELECT reason, raw FROM captured_registers WHERE reason IS NOT NULL"
-        ).fetchall()
-        lines = _find_lines(path, [str(raw) for _, raw in bad])
-        for (reason, raw), line in zip(bad, lines, strict=True):
-            code, column, text = str(reason).split("|", 2)
-            rejections.append(Rejection(str(path), line, column, text, code, str(raw)))
+        rejections = self._rejections(
+            path, "register_rejects", "SELECT reason, raw FROM captured_registers WHERE reason IS NOT NULL"
+        )
         self.con.execute(
             """CREATE OR REPLACE TEMP TABLE batch_registers AS
             SELECT DISTINCT ap, channel, tariff, read_at_utc AS read_at, quantity AS index_value
             FROM captured_registers WHERE reason IS NULL"""
         )
-        return sorted(rejections, key=lambda r: r.line)
+        return rejections
 
     def _capture_arrow(self, result: CaptureResult, work: Path) -> None:
         """Pass 1 for a file read in Python: the readings by bucket, registers and peaks as tables."""
