@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kwartier import __version__
+from kwartier.billing import cli as billing_cli
 from kwartier.config import load_settings
 
 app = typer.Typer(help="kwartier: the data hub for smart-meter data, per quarter hour.", no_args_is_help=True)
@@ -28,6 +29,8 @@ registry_app = typer.Typer(help="The registry database: migrations and master da
 store_app = typer.Typer(help="The meter-data store: batches and compaction.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 app.add_typer(store_app, name="store")
+app.command("peaks")(billing_cli.peaks)
+app.command("billing")(billing_cli.billing)
 
 EXIT_FAILED = 1
 EXIT_QUARANTINE = 3

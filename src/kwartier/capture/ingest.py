@@ -43,6 +43,7 @@ from kwartier.capture.headend import (
     read_csv_sql,
     register_reason_sql,
 )
+from kwartier.capture.headend_file import find_lines, sql_path
 from kwartier.capture.quarantine import Rejection
 from kwartier.capture.result import CaptureResult
 from kwartier.catalogue import reconcile, record_committed
@@ -97,10 +98,6 @@ def file_batch_id(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 class Ingestor:
     """Ingests files into one store and registry; keeps a DuckDB connection and the registry facts."""
 
@@ -126,7 +123,7 @@ class Ingestor:
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self.con.execute(f"SET temp_directory = {_literal(scratch / 'duckdb')}")
+        self.con.execute(f"SET temp_directory = {sql_path(scratch / 'duckdb')}")
         self.con.execute("SET preserve_insertion_order = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -271,7 +268,7 @@ class Ingestor:
                    start_utc AS start, TRY_CAST(minutes AS SMALLINT) AS minutes, quantity AS value,
                    status AS source_status, CASE WHEN reason IS NOT NULL THEN {raw} END AS raw
             FROM checked
-            ) TO {_literal(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
+            ) TO {sql_path(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
         )
         return self._quarantined_rows(path, work, "interval_rejects")
 
@@ -279,7 +276,7 @@ class Ingestor:
         """Rejections of pass 1 of an interval file (rows that broke a check sit in the quarantine bucket)."""
         quarantine_dir = work / "pass1" / f"bucket={QUARANTINE_BUCKET}"
         refused = (
-            f"SELECT reason, raw FROM read_parquet({_literal(quarantine_dir / '*.parquet')})"
+            f"SELECT reason, raw FROM read_parquet({sql_path(quarantine_dir / '*.parquet')})"
             if quarantine_dir.exists()
             else None
         )
@@ -297,7 +294,7 @@ class Ingestor:
             ).fetchall()
         ]
         rows = self.con.execute(refused).fetchall() if refused else []
-        lines = _find_lines(path, [str(raw) for _, raw in rows])
+        lines = find_lines(path, [str(raw) for _, raw in rows])
         for (reason, raw), line in zip(rows, lines, strict=True):
             code, column, text = str(reason).split("|", 2)
             rejections.append(Rejection(str(path), line, column, text, code, str(raw)))
@@ -344,7 +341,7 @@ class Ingestor:
             f"""COPY (
             SELECT a.bucket, a.ap, c.channel, c.tariff, c.start, c.minutes, c.value, c.source_status
             FROM captured_arrow c JOIN aps a ON a.ean = c.ean
-            ) TO {_literal(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
+            ) TO {sql_path(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
         )
         self.con.unregister("captured_arrow")
         self.con.register("registers_arrow", result.registers)
@@ -395,11 +392,11 @@ class Ingestor:
         groups = self._bucket_groups(work / "pass1")
         rules = self._rules_query()
         stamp = timestamptz_literal(moment)
-        target = _literal(staged.dir("readings"))
+        target = sql_path(staged.dir("readings"))
         for done, group in enumerate(groups):
             if progress:
                 progress("validate", done, len(groups))
-            sources = ", ".join(_literal(work / "pass1" / f"bucket={b}" / "*.parquet") for b in group)
+            sources = ", ".join(sql_path(work / "pass1" / f"bucket={b}" / "*.parquet") for b in group)
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW captured AS
                 SELECT ap, channel, tariff, start, minutes, value, source_status
@@ -456,7 +453,7 @@ class Ingestor:
         if not any(pass1.glob("*/*.parquet")):
             return []
         sizes = self.con.execute(
-            f"""SELECT bucket, count(*) FROM read_parquet({_literal(pass1 / "*" / "*.parquet")},
+            f"""SELECT bucket, count(*) FROM read_parquet({sql_path(pass1 / "*" / "*.parquet")},
                 hive_partitioning = true) WHERE bucket >= 0 GROUP BY bucket ORDER BY bucket"""
         ).fetchall()
         groups: list[list[int]] = []
@@ -553,34 +550,6 @@ class Ingestor:
             "CREATE OR REPLACE TEMP TABLE batch_peaks (ap VARCHAR, month DATE, peak_start TIMESTAMPTZ, "
             "peak_w BIGINT)"
         )
-
-
-def _find_lines(path: Path, raws: list[str]) -> list[int]:
-    """1-based line numbers of the rows whose text is ``raws`` (in that order; repeated texts advance).
-
-    Used only when a check refused rows, so that the quarantine names their line: DuckDB reads the file
-    once more as whole lines, in order and in bounded memory, and keeps the lines that were refused.
-    """
-    if not raws:
-        return []
-    con = duckdb.connect()
-    try:
-        con.execute("SET preserve_insertion_order = true")
-        con.register("wanted", pa.table({"raw": pa.array(sorted(set(raws)), pa.string())}))
-        hits = con.execute(
-            f"""SELECT text, line FROM (
-                SELECT row_number() OVER () + 1 AS line, column0 AS text
-                FROM read_csv({_literal(path)}, header = true, delim = '\x01', quote = '', escape = '',
-                              columns = {{'column0': 'VARCHAR'}}, parallel = false, auto_detect = false,
-                              strict_mode = false, null_padding = true)
-            ) WHERE text IN (SELECT raw FROM wanted) ORDER BY line"""
-        ).fetchall()
-    finally:
-        con.close()
-    queues: dict[str, list[int]] = {}
-    for text, line in hits:
-        queues.setdefault(str(text), []).append(int(line))
-    return [queues[raw].pop(0) if queues.get(raw) else 0 for raw in raws]
 
 
 @contextmanager

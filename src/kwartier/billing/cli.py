@@ -1,0 +1,211 @@
+"""The billing commands of the CLI: ``kwartier peaks`` and ``kwartier billing``.
+
+``peaks FILE...`` works straight from files, without the registry or the store, so that any household can
+check its capacity tariff from its own export; ``peaks --ean EAN`` and ``billing EAN`` read the store.
+Exit codes: 0 success; 1 a file could not be read, or there is nothing to compute; 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kwartier.billing.months import month_index, month_of_index, months_between, next_month
+from kwartier.billing.peak_report import peak_report, peaks_document
+from kwartier.billing.prosumer import DEFAULT_PROSUMER_EUR_PER_KVA_YEAR
+from kwartier.config import EngineName, load_settings
+
+EXIT_FAILED = 1
+err = Console(stderr=True)
+out = Console()
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Data home (default: $KWARTIER_HOME or ./kwartier-data).")
+]
+EngineOption = Annotated[EngineName, typer.Option("--engine", help="Calculation engine.")]
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(EXIT_FAILED)
+
+
+def peaks(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Mijn Fluvius exports, head-end interval CSVs or P1 telegrams."),
+    ] = None,
+    ean: Annotated[
+        str | None, typer.Option("--ean", help="An access point in the store instead of files.")
+    ] = None,
+    month_from: Annotated[str | None, typer.Option("--from", help="First month shown (YYYY-MM).")] = None,
+    month_to: Annotated[str | None, typer.Option("--to", help="Last month shown (YYYY-MM).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Store data as known at this moment (ISO-8601).")] = None,
+    as_json: JsonOption = False,
+    engine: EngineOption = EngineName.DUCKDB,
+    home: HomeOption = None,
+) -> None:
+    """Monthly capacity-tariff peaks and the billing peak (average of the last 12 months, 2.5 kW floor)."""
+    from kwartier.engine import connect  # noqa: PLC0415 - keeps `kwartier --help` fast
+
+    if bool(files) == (ean is not None):
+        raise _fail("give either files or --ean")
+    backend = connect(engine)
+    if files:
+        document = _peaks_of_files(backend, files)
+    else:
+        assert ean is not None
+        document = _peaks_of_store(backend, ean, month_from, month_to, as_of, home)
+    if as_json:
+        _print_json(document)
+        return
+    for point in document["access_points"]:
+        _print_peaks(point)
+    if not document["access_points"]:
+        err.print("no quarter-hour offtake or monthly peaks found")
+
+
+def _peaks_of_files(backend: Any, files: list[Path]) -> dict[str, Any]:
+    from kwartier.billing.sources import read_files  # noqa: PLC0415
+    from kwartier.capture.quarantine import InputFormatError  # noqa: PLC0415
+
+    try:
+        content = read_files(files, datetime.now(UTC))
+    except (InputFormatError, OSError) as error:
+        raise _fail(str(error)) from error
+    for warning in content.warnings:
+        err.print(f"[yellow]{warning}[/yellow]")
+    for rejection in content.rejections:
+        err.print(f"[yellow]{rejection} ({rejection.code})[/yellow]")
+    report = peak_report(backend, "ean", content.readings, content.peaks)
+    document = peaks_document(report, "ean")
+    document["rejected_rows"] = len(content.rejections)
+    if report.num_rows == 0:
+        _print_json(document)
+        raise _fail("the files hold no quarter-hour offtake and no monthly peaks")
+    return document
+
+
+def _peaks_of_store(
+    backend: Any, ean: str, month_from: str | None, month_to: str | None, as_of: str | None, home: Path | None
+) -> dict[str, Any]:
+    from kwartier.domain.timegrid import local_midnight_utc  # noqa: PLC0415
+    from kwartier.store.pseudonym import Pseudonymiser  # noqa: PLC0415
+    from kwartier.store.store import MeterStore  # noqa: PLC0415
+
+    settings = load_settings(home)
+    today = datetime.now(UTC).date()
+    last = _month(month_to) if month_to else today.replace(day=1)
+    first = _month(month_from) if month_from else month_of_index(month_index(last) - 11)
+    history = month_of_index(month_index(first) - 11)
+    ap = Pseudonymiser.from_key_file(settings.pseudonym_key_file).of(ean)
+    moment = datetime.fromisoformat(as_of) if as_of else None
+    readings = MeterStore.open(settings.store_dir).read_access_point(
+        ap, local_midnight_utc(history), local_midnight_utc(next_month(last)), as_of=moment
+    )
+    report = peak_report(backend, "ap", readings)
+    shown = {month_index(m) for m in months_between(first, last)}
+    rows = [row for row in report.to_pylist() if month_index(row["month"]) in shown]
+    return peaks_document(pa.Table.from_pylist(rows, schema=report.schema), "ap", {ap: ean})
+
+
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(f"{text}-01")
+    except ValueError as error:
+        raise _fail(f"{text!r} is not a month (YYYY-MM)") from error
+
+
+def _print_peaks(point: dict[str, Any]) -> None:
+    table = Table(title=f"Capacity tariff of {point['ean']}")
+    for name in ("month", "monthly peak kW", "peak quarter", "billing peak kW", "months", "estimated"):
+        table.add_column(name, justify="left" if name in ("month", "peak quarter") else "right")
+    for month in point["months"]:
+        table.add_row(
+            month["month"],
+            f"{month['peak_kw']:.3f}",
+            month.get("peak_start", ""),
+            f"{month['billing_peak_kw']:.3f}",
+            str(month["months_in_billing_peak"]),
+            "yes" if month["estimated"] else "",
+        )
+    out.print(table)
+
+
+def billing(
+    ean: Annotated[str, typer.Argument(help="EAN of the access point.")],
+    date_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, local).")],
+    date_to: Annotated[str, typer.Option("--to", help="Day after the last one (YYYY-MM-DD, local).")],
+    net_metering_until: Annotated[
+        str | None,
+        typer.Option(
+            help="Cut-off: first day a digital-meter prosumer is billed gross (publication of the judgment)."
+        ),
+    ] = None,
+    prosumer_eur_per_kva: Annotated[
+        float, typer.Option(help="Prosumer tariff of a classic meter [€/kVA per year].")
+    ] = float(DEFAULT_PROSUMER_EUR_PER_KVA_YEAR),
+    as_of: Annotated[str | None, typer.Option(help="Data as known at this moment (ISO-8601).")] = None,
+    as_json: JsonOption = False,
+    engine: EngineOption = EngineName.DUCKDB,
+    home: HomeOption = None,
+) -> None:
+    """Monthly offtake and injection per tariff period, peaks and net-metering figures of an access point."""
+    from kwartier.billing.statement import billing_statement  # noqa: PLC0415
+
+    try:
+        document = billing_statement(
+            load_settings(home),
+            ean,
+            date.fromisoformat(date_from),
+            date.fromisoformat(date_to),
+            cutoff=date.fromisoformat(net_metering_until) if net_metering_until else None,
+            eur_per_kva_year=Decimal(str(prosumer_eur_per_kva)),
+            as_of=datetime.fromisoformat(as_of) if as_of else None,
+            engine=engine,
+        )
+    except ValueError as error:
+        raise _fail(str(error)) from error
+    if as_json:
+        _print_json(document)
+        return
+    _print_statement(document)
+
+
+def _print_statement(document: dict[str, Any]) -> None:
+    table = Table(title=f"Billing data of {document['ean']} ({document['meter'] or 'no meter'})")
+    for name in ("month", "channel", "tariff", "kWh", "quarters", "estimated"):
+        table.add_column(name, justify="left" if name in ("month", "channel", "tariff") else "right")
+    for month in document["months"]:
+        for channel in ("offtake", "injection"):
+            for tariff, figures in sorted(month.get(channel, {}).items()):
+                table.add_row(
+                    month["month"],
+                    channel,
+                    tariff,
+                    f"{figures['kwh']:.3f}",
+                    str(figures["quarters"]),
+                    str(figures["estimated_quarters"]),
+                )
+    out.print(table)
+    _print_peaks({"ean": document["ean"], "months": [p for p in document["peaks"] if "month" in p]})
+    for flat in (p for p in document["peaks"] if p.get("flat")):
+        out.print(f"Classic meter: flat billing peak of {flat['billing_peak_kw']:.3f} kW")
+    if "net_metering" in document:
+        out.print_json(data=document["net_metering"])
+    if "prosumer_tariff" in document:
+        out.print_json(data=document["prosumer_tariff"])
