@@ -8,12 +8,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from kwartier.domain.channels import Energy
 from kwartier.registry.access_points import AccessPoint, GridArea, MeasurementRegime
 from kwartier.registry.codes import Regime
-from kwartier.registry.database import create_registry_engine, open_registry, upgrade
+from kwartier.registry.database import alembic_config, create_registry_engine, open_registry, upgrade
 from kwartier.registry.models import metadata
 from tests.registry.scenario import E1
 
@@ -29,6 +30,9 @@ TABLES = {
     "party_roles",
     "production_installations",
     "pseudonym_keys",
+    "sharing_groups",
+    "sharing_participations",
+    "sharing_terms",
 }
 
 
@@ -41,7 +45,8 @@ def test_upgrade_from_empty_builds_the_models_schema(empty_url: str) -> None:
             assert set(sa.inspect(connection).get_table_names()) == TABLES | {"alembic_version"}
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
-            assert context.get_current_revision() == "0001"
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert context.get_current_revision() == head
     finally:
         engine.dispose()
     assert set(metadata.tables) == TABLES

@@ -12,6 +12,7 @@ from kwartier.registry.installations import ProductionInstallation
 from kwartier.registry.meters import Meter, MeterInstallation
 from kwartier.registry.parties import Party, PartyRoleAssignment
 from kwartier.registry.pseudonym_keys import PseudonymKey
+from kwartier.registry.sharing_groups import SharingGroup, SharingParticipation, SharingTerms
 
 metadata = Base.metadata
 
@@ -28,5 +29,8 @@ __all__ = [
     "PartyRoleAssignment",
     "ProductionInstallation",
     "PseudonymKey",
+    "SharingGroup",
+    "SharingParticipation",
+    "SharingTerms",
     "metadata",
 ]
