@@ -6,10 +6,13 @@ The migrations (:mod:`kwartier.registry.migrations`) must produce exactly this m
 from __future__ import annotations
 
 from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, GridArea, MeasurementRegime
+from kwartier.registry.access_register import RegisterFact
 from kwartier.registry.base import Base
 from kwartier.registry.batches import Batch
 from kwartier.registry.installations import ProductionInstallation
+from kwartier.registry.market_processes import InboxMessage, MarketProcess, ProcessEvent, Reservation
 from kwartier.registry.meters import Meter, MeterInstallation
+from kwartier.registry.outbox import OutboxMessage
 from kwartier.registry.parties import Party, PartyRoleAssignment
 from kwartier.registry.pseudonym_keys import PseudonymKey
 from kwartier.registry.sharing_groups import SharingGroup, SharingParticipation, SharingTerms
@@ -22,13 +25,19 @@ __all__ = [
     "Batch",
     "ConnectionCapacity",
     "GridArea",
+    "InboxMessage",
+    "MarketProcess",
     "MeasurementRegime",
     "Meter",
     "MeterInstallation",
+    "OutboxMessage",
     "Party",
     "PartyRoleAssignment",
+    "ProcessEvent",
     "ProductionInstallation",
     "PseudonymKey",
+    "RegisterFact",
+    "Reservation",
     "SharingGroup",
     "SharingParticipation",
     "SharingTerms",
