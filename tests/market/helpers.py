@@ -23,11 +23,13 @@ DSO = "5414499000024"
 VOLT = "5414499000031"  # supplier
 BALANS = "5414499000048"  # BRP
 STRANGER = "5414499000055"  # no party
+WATT = "5414499000062"  # supplier
 ROLES: dict[str, frozenset[PartyRole]] = {
     STROOM: frozenset({PartyRole.SUPPLIER, PartyRole.BRP}),
     DSO: frozenset({PartyRole.DSO}),
     VOLT: frozenset({PartyRole.SUPPLIER}),
     BALANS: frozenset({PartyRole.BRP}),
+    WATT: frozenset({PartyRole.SUPPLIER}),
 }
 LOADED = datetime(2025, 1, 1, tzinfo=UTC)
 METERS = {E1: ("M1", "digital"), E2: ("M2", "classic"), E3: ("M3", "digital")}

@@ -50,6 +50,7 @@ def _gln(code: str) -> str:
 Ean = Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$"), AfterValidator(validate_ean)]
 Gln = Annotated[str, StringConstraints(pattern=r"^[0-9]{13}$"), AfterValidator(_gln)]
 MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,80}$")]
+OutboundId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,160}$")]
 CustomerRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 RegisterName = Annotated[str, StringConstraints(pattern=r"^[a-z_]+/[a-z_]+$")]
 Index: TypeAlias = Annotated[dict[RegisterName, NonNegativeInt], Field(min_length=1)]
@@ -174,17 +175,18 @@ INBOUND: Final[TypeAdapter[Inbound]] = TypeAdapter(Inbound)
 
 
 class OutboundBase(_Message):
+    message_id: OutboundId
     recipient: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     created_at: AwareDatetime
     ean: Ean | None
-    process_id: MessageId | None
+    process_id: OutboundId | None
 
 
 class Rejection(OutboundBase):
     """Message ``ref_message_id`` was rejected: nothing changed."""
 
     type: Literal["rejection"] = "rejection"
-    ref_message_id: MessageId
+    ref_message_id: OutboundId
     code: RejectionCode
     text: str
 

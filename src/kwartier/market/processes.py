@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from pydantic import BaseModel
@@ -202,7 +202,9 @@ class _Work:
         self.processes = {p.id: p for p in snapshot.processes}
         self.reservations = {r.process_id: r for r in snapshot.reservations if r.released_at is None}
         self.outcome = Outcome()
-        self._sent: dict[tuple[str, int], int] = {}
+        # outbox ids: the inbound message id, or the EAN and instant of a clock tick, and a counter
+        self.trigger = message_id or f"tick/{snapshot.ean}/{now.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
+        self._sent = 0
 
     # -- the register ----------------------------------------------------------------------------------
     def value(self, attribute: str, day: date) -> Any:
@@ -284,10 +286,8 @@ class _Work:
     ) -> None:
         if recipient is None:
             return
-        key = (process.id if process else str(self.message_id), process.steps if process else 0)
-        number = self._sent.get(key, 0) + 1
-        self._sent[key] = number
-        message_id = f"{key[0]}/{key[1]}.{number}"
+        self._sent += 1
+        message_id = f"{self.trigger}/{self._sent}"
         self.outcome.outbox.append(
             model(
                 version=m.VERSION,

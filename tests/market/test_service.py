@@ -1,0 +1,199 @@
+"""The market service on the registry (SQLite and PostgreSQL): messages in, register, outbox and work
+queue out; idempotency, malformed messages, concurrency."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from kwartier.market import service
+from kwartier.market.blocks import blocked_report
+from kwartier.registry.database import open_registry
+from kwartier.registry.market_processes import MarketProcess
+from kwartier.registry.master_data import load_master_data
+from kwartier.registry.models import metadata
+from tests.market.conftest import MASTER
+from tests.market.helpers import BALANS, DSO, E1, E3, STROOM, VOLT, WATT, Readings, at
+
+MOVE_IN = {
+    "type": "move_in",
+    "version": 1,
+    "message_id": "mi1",
+    "sender": STROOM,
+    "received_at": "2026-01-05T09:00:00Z",
+    "ean": E1,
+    "customer": "C1",
+    "move_date": "2026-01-05",
+    "brp": STROOM,
+}
+SWITCH = {
+    "type": "switch_request",
+    "version": 1,
+    "message_id": "sw1",
+    "sender": VOLT,
+    "received_at": "2026-02-01T09:00:00Z",
+    "ean": E1,
+    "customer": "C1",
+    "consent_date": "2026-01-30",
+    "effective_date": "2026-02-10",
+    "brp": BALANS,
+}
+READINGS = Readings(
+    {(E1, date(2026, 1, 5)): {"offtake/day": 1000}, (E1, date(2026, 2, 10)): {"offtake/day": 2000}}
+)
+
+
+def _apply(session: Session, document: dict[str, Any], readings: Readings = READINGS) -> dict[str, Any]:
+    return service.apply_message(session, json.dumps(document), readings)
+
+
+def _counts(session: Session) -> dict[str, int]:
+    return {
+        name: session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        for name, table in metadata.tables.items()
+    }
+
+
+def test_messages_build_the_register_with_its_history_and_the_outbox(market: sessionmaker[Session]) -> None:
+    with market() as session:
+        assert _apply(session, MOVE_IN)["accepted"]
+        assert _apply(session, SWITCH) == {"message_id": "sw1", "accepted": True, "process_id": "sw1"}
+        before = service.register_state(session, E1, date(2026, 2, 10))
+        assert before is not None and before["supplier"] == STROOM and before["status"] == "in_process"
+        assert service.tick(session, at("2026-02-11"), READINGS) == 1
+        after = service.register_state(session, E1, date(2026, 2, 10))
+        assert after is not None
+        assert (after["status"], after["grid_user"], after["supplier"], after["brp"]) == (
+            "connected",
+            "C1",
+            VOLT,
+            BALANS,
+        )
+        assert after["meter"] == {"serial": "M1", "kind": "digital"} and after["regime"]["regime"] == "SMR1"
+        assert after["history"]["supplier"] == [
+            {"valid_from": "2026-01-05", "valid_to": "2026-02-10", "value": STROOM},
+            {"valid_from": "2026-02-10", "valid_to": None, "value": VOLT},
+        ]
+        known_before = service.register_state(session, E1, date(2026, 2, 10), at("2026-02-05"))
+        assert known_before is not None and known_before["supplier"] == STROOM
+        assert service.register_state(session, E1, date(2019, 12, 31))["status"] is None  # type: ignore[index]
+        pv = service.register_state(session, E3, date(2026, 1, 1))
+        assert pv is not None and pv["installations"] == [
+            {"kind": "pv", "kva": 3.0, "commissioned_on": "2021-06-01"}
+        ]
+        to_volt = service.outbox(session, VOLT)
+        assert [m["type"] for m in to_volt] == ["confirmation", "supply_started", "handover_index"]
+        assert to_volt[-1]["index"] == {"offtake/day": 2000}
+        assert service.overdue_reservations(session, at("2026-02-11")) == []
+
+
+def test_the_same_message_twice_changes_nothing_and_a_reused_id_is_rejected(
+    market: sessionmaker[Session],
+) -> None:
+    with market() as session:
+        first = _apply(session, MOVE_IN)
+        counts = _counts(session)
+        assert _apply(session, MOVE_IN) == first
+        assert _counts(session) == counts
+        reused = _apply(session, MOVE_IN | {"customer": "C2"})
+        assert reused["code"] == "duplicate_message_id"
+        assert _counts(session) == counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        json.dumps(MOVE_IN | {"colour": "red"}),
+        json.dumps(MOVE_IN | {"ean": E1[:-1] + "0"}),
+        json.dumps(MOVE_IN | {"move_date": "2026-02-30"}),
+        json.dumps(MOVE_IN | {"received_at": "2026-01-05T09:00:00"}),
+        json.dumps(MOVE_IN | {"sender": "5414499000010"}),
+        json.dumps({k: v for k, v in MOVE_IN.items() if k != "customer"}),
+    ],
+)
+def test_a_malformed_message_is_rejected_and_changes_nothing(
+    market: sessionmaker[Session], text: str
+) -> None:
+    with market() as session:
+        counts = _counts(session)
+        answer = service.apply_message(session, text, READINGS)
+        assert answer["accepted"] is False and answer["code"] == "malformed" and len(answer["text"]) > 40
+        assert _counts(session) == counts
+
+
+def test_a_missing_reading_reaches_the_work_queue_and_escalates_never_past_its_deadline(
+    market: sessionmaker[Session],
+) -> None:
+    readings = Readings({(E1, date(2026, 1, 5)): {"offtake/day": 1000}})
+    with market() as session:
+        _apply(session, MOVE_IN, readings)
+        _apply(session, SWITCH, readings)
+        for day in range(10, 60):
+            now = datetime(2026, 2, 1, 12, tzinfo=UTC) + timedelta(days=day)
+            service.tick(session, now, readings)
+            assert service.overdue_reservations(session, now) == []
+        (item,) = service.work_queue(session)
+        assert item["process_id"] == "sw1" and item["reason"] == "no_remote_reading"
+        assert (
+            item["actions"] == ["retry_reading", "enter_index"] and item["owner"] == "dso:market-operations"
+        )
+        assert item["level"] >= 8
+        report = blocked_report(service.attention_periods(session), datetime(2026, 3, 31, 12, tzinfo=UTC))
+        assert (report["blocked"], report["blocked_over_10_days"], report["blocked_over_6_months"]) == (
+            1,
+            1,
+            0,
+        )
+        resolve = {
+            "type": "resolve",
+            "version": 1,
+            "message_id": "r1",
+            "sender": DSO,
+            "received_at": "2026-04-01T09:00:00Z",
+            "ean": E1,
+            "process_id": "sw1",
+            "action": "enter_index",
+            "index": {"offtake/day": 2100},
+        }
+        assert _apply(session, resolve, readings)["accepted"]
+        assert service.work_queue(session) == []
+        assert service.outbox(session, VOLT)[-1]["source"] == "entered"
+
+
+@pytest.mark.postgres
+def test_two_suppliers_switching_at_the_same_moment_one_is_accepted(postgres_registry: str) -> None:
+    engine = sa.create_engine(postgres_registry)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {', '.join(metadata.tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    factory = open_registry(postgres_registry)
+    with factory() as session, session.begin():
+        load_master_data(session, MASTER)
+    with factory() as session:
+        assert _apply(session, MOVE_IN)["accepted"]
+    answers: dict[str, dict[str, Any]] = {}
+    barrier = threading.Barrier(2)
+
+    def switch(sender: str) -> None:
+        with factory() as session:
+            barrier.wait()
+            answers[sender] = _apply(session, SWITCH | {"sender": sender, "message_id": f"sw-{sender}"})
+
+    threads = [threading.Thread(target=switch, args=(supplier,)) for supplier in (VOLT, WATT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    factory.kw["bind"].dispose()
+    assert sorted(answer["accepted"] for answer in answers.values()) == [False, True]
+    (rejected,) = [answer for answer in answers.values() if not answer["accepted"]]
+    assert rejected["code"] == "overlapping_process"
+    with open_registry(postgres_registry)() as session:
+        assert len(session.scalars(sa.select(MarketProcess).where(MarketProcess.kind == "switch")).all()) == 1
