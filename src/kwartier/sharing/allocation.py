@@ -1,0 +1,212 @@
+"""The allocation keys of energy sharing per quarter hour, written once as Ibis expressions.
+
+Source: seed 002 and the Flemish protocol's keys as issue 5 states them (ONE_ROUND, FIXED, RELATIVE,
+OPTIMAL). Per quarter hour and participant p: gross injection ``I_p`` and gross offtake ``O_p`` [Wh],
+key share ``k_p`` (``share_ppm`` / 1,000,000, Σ = 1). Injection and offtake are separate registers: no
+netting within one access point, and nobody is offered their own injection.
+
+ONE_ROUND, rewritten so that every per-quarter sum is one aggregation (``a_p``: the key weight in ppm,
+``A = Σ a``, ``T = Σ I``):
+
+- every injector i offers ``r_i`` per ppm of key to every other participant: FIXED ``r_i = I_i / A``
+  (its own share stays unshared), RELATIVE ``r_i = I_i / (A − a_i)`` (its own share is left out and the
+  rest renormalised; when ``A − a_i = 0`` nothing is offered);
+- ``offered_p = a_p · (Σ_i r_i − r_p)``, ``shared_p = min(offered_p, O_p)``;
+- ``B = Σ_p (offered_p − shared_p)`` (offered but not taken) returns to the injectors pro rata gross
+  injection: ``net_injection_i = I_i − r_i·(A − a_i) + B · I_i / T``.
+
+OPTIMAL repeats RELATIVE rounds on the net injection and net offtake with the key set to 0 for every
+receiver whose net offtake reached 0 (round 1 uses the key as registered), summing ``shared``, until a
+round shares nothing in that quarter. It ends: a round either brings at least one receiver's offtake
+to 0 (it leaves the key) or everything offered is taken, after which only the rounding residue of at most
+a few pWh is left, too small to offer.
+
+Arithmetic (the rounding rule, declared): energies are carried as int64 pico-watt-hours (pWh, 10⁻¹² Wh),
+so every sum is exact and independent of the engine's summation order. The quotients ``r_i`` are rounded
+down to whole pWh per ppm; the pro-rata return ``B · I_i / T`` is ``floor(B · (I_i / T))`` in IEEE double
+(a row-wise operation, identical on every engine). Before output rounding the result therefore lies within
+a few mWh of the exact rational one, and conservation holds in pWh up to that residue. Then, per quarter:
+
+- shared [Wh]: the total Σ shared is rounded half up to whole Wh and handed out by largest remainder
+  (ties: the smaller participant id first); each ``shared_p ≤ O_p`` stays true;
+- net offtake [Wh] = gross offtake − shared (exactly);
+- net injection [Wh]: the total Σ I − Σ shared is handed out to the injectors by largest remainder of
+  their net injection.
+
+So per quarter Σ shared + Σ net injection = Σ gross injection and shared + net offtake = gross offtake
+hold exactly in Wh (kWh with 3 decimals). The group's gross injection per quarter must stay below
+``MAX_GROUP_INJECTION_WH`` (int64 pWh); :func:`allocate` is given only tables that respect it
+(:func:`kwartier.sharing.inputs.check_group_quarters`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import ibis
+import ibis.expr.types as ir
+
+from kwartier.registry.sharing_groups import AllocationKey
+
+PARTICIPANT: Final = "participant"  # ap in settlement runs, EAN in the stateless command
+START: Final = "start"
+SHARE_PPM: Final = "share_ppm"
+OFFTAKE_WH: Final = "offtake_wh"
+INJECTION_WH: Final = "injection_wh"
+SHARED_WH: Final = "shared_wh"
+NET_OFFTAKE_WH: Final = "net_offtake_wh"
+NET_INJECTION_WH: Final = "net_injection_wh"
+
+RESULT_COLUMNS: Final = (
+    PARTICIPANT,
+    START,
+    OFFTAKE_WH,
+    INJECTION_WH,
+    SHARED_WH,
+    NET_OFFTAKE_WH,
+    NET_INJECTION_WH,
+)
+
+PWH_PER_WH: Final = 10**12
+MAX_GROUP_INJECTION_WH: Final = 4_000_000
+"""Largest Σ gross injection [Wh] of a group in one quarter hour (16 MW on average): int64 pWh headroom."""
+
+# working columns of a round, in pWh (o: offtake left, i: injection left, s: shared so far)
+_O, _I, _S, _A, _ROUND = "o_pwh", "i_pwh", "s_pwh", "key_ppm", "round_shared"
+
+
+def allocate(quarters: ir.Table, key: AllocationKey, *, cache: bool = True) -> ir.Table:
+    """Allocate shared energy per quarter hour with ``key``.
+
+    ``quarters``: one row per participant and quarter hour with ``participant``, ``start``,
+    ``share_ppm`` [ppm], ``offtake_wh`` and ``injection_wh`` [Wh, ≥ 0]. Returns :data:`RESULT_COLUMNS`
+    [Wh]. OPTIMAL runs its rounds one after the other; each round's table is materialised (``cache``)
+    and only the quarters whose last round shared something go on.
+    """
+    base = _with_quarter_sums(quarters, _total_injection=quarters[INJECTION_WH])
+    idle = base.filter(base._total_injection == 0)
+    work = base.filter(base._total_injection > 0).select(
+        PARTICIPANT,
+        START,
+        OFFTAKE_WH,
+        INJECTION_WH,
+        SHARE_PPM,
+        **{
+            _O: base[OFFTAKE_WH] * PWH_PER_WH,
+            _I: base[INJECTION_WH] * PWH_PER_WH,
+            _S: ibis.literal(0, "int64"),
+            _A: base[SHARE_PPM],
+        },
+    )
+    work = _one_round(work, relative=key is not AllocationKey.FIXED)
+    if key is AllocationKey.OPTIMAL:
+        work = _optimal_rounds(work, cache=cache)
+    settled = _round_to_wh(work)
+    unshared = idle.select(
+        PARTICIPANT,
+        START,
+        OFFTAKE_WH,
+        INJECTION_WH,
+        **{
+            SHARED_WH: ibis.literal(0, "int64"),
+            NET_OFFTAKE_WH: idle[OFFTAKE_WH],
+            NET_INJECTION_WH: idle[INJECTION_WH],
+        },
+    )
+    return settled.union(unshared)
+
+
+def _floordiv(a: ir.IntegerValue, b: ir.IntegerValue | int) -> ir.IntegerValue:
+    """Exact ``a // b`` for int64 ``a ≥ 0``, ``b > 0`` on every engine (Ibis compiles ``//`` through a
+    double, which is not exact beyond 2⁵³): the double quotient of the multiple ``a − a mod b`` is off by
+    at most a few thousand, and that error, an exact multiple of ``b`` in int64, is divided out again."""
+    multiple = a - a % b
+    guess = (multiple / b).round().cast("int64")
+    return guess + ((multiple - guess * b) / b).round().cast("int64")
+
+
+def _with_quarter_sums(table: ir.Table, **sums: Any) -> ir.Table:
+    """``table`` with per-quarter sums of the given column expressions on every row (window sums)."""
+    return table.mutate(**{name: expr.sum().over(group_by=table[START]) for name, expr in sums.items()})
+
+
+def _one_round(table: ir.Table, *, relative: bool) -> ir.Table:
+    """ONE_ROUND on the working columns; adds the quarter's shared energy of this round [pWh]."""
+    t = _with_quarter_sums(table, _key_total=table[_A], _inj_total=table[_I])
+    others = t._key_total - t[_A]
+    divisor = others if relative else t._key_total
+    rate = ibis.cases(
+        ((t[_I] > 0) & (divisor > 0), _floordiv(t[_I], divisor)), else_=ibis.literal(0, "int64")
+    )
+    t = t.mutate(_rate=rate.cast("int64"), _others=others)
+    t = _with_quarter_sums(t, _rate_total=t._rate)
+    offered = t[_A] * (t._rate_total - t._rate)
+    t = t.mutate(_offered=offered, _taken=ibis.least(offered, t[_O]))
+    t = _with_quarter_sums(t, _left=t._offered - t._taken, **{_ROUND: t._taken})
+    returned = ibis.cases(
+        (
+            t._inj_total > 0,
+            (t._left.cast("float64") * (t[_I].cast("float64") / t._inj_total.cast("float64"))),
+        ),
+        else_=ibis.literal(0.0, "float64"),
+    )
+    return t.select(
+        PARTICIPANT,
+        START,
+        OFFTAKE_WH,
+        INJECTION_WH,
+        SHARE_PPM,
+        _ROUND,
+        **{
+            _O: t[_O] - t._taken,
+            _I: t[_I] - t._rate * t._others + returned.floor().cast("int64"),
+            _S: t[_S] + t._taken,
+            _A: t[_A],
+        },
+    )
+
+
+def _optimal_rounds(table: ir.Table, *, cache: bool) -> ir.Table:
+    """RELATIVE rounds after round 1 until every quarter had a round that shared nothing."""
+    finished: list[ir.Table] = []
+    current = table
+    while True:
+        current = current.cache() if cache else current
+        live = current[_ROUND] > 0
+        finished.append(current.filter(~live))
+        current = current.filter(live)
+        if current.count().execute() == 0:
+            break
+        rekeyed = current.mutate(
+            **{_A: ibis.cases((current[_O] > 0, current[SHARE_PPM]), else_=0).cast("int64")}
+        )
+        current = _one_round(rekeyed, relative=True)
+    return ibis.union(*finished)
+
+
+def _largest_remainder(table: ir.Table, value: str, target: str, name: str) -> ir.Table:
+    """Add ``name``: ``value`` [pWh] in whole Wh, rounded down, plus 1 Wh for the participants with the
+    largest remainders (ties: smaller participant id) until the quarter's total equals column ``target``."""
+    t = table.mutate(_floor=_floordiv(table[value], PWH_PER_WH), _rest=table[value] % PWH_PER_WH)
+    t = _with_quarter_sums(t, _floor_total=t._floor)
+    rank = ibis.row_number().over(group_by=t[START], order_by=[t._rest.desc(), t[PARTICIPANT]])
+    extra = ibis.cases(((rank < t[target] - t._floor_total) & (t._rest > 0), 1), else_=0)
+    return t.mutate(**{name: (t._floor + extra).cast("int64")}).drop("_floor", "_rest", "_floor_total")
+
+
+def _round_to_wh(table: ir.Table) -> ir.Table:
+    """The output rounding of the module docstring: exact conservation per quarter in Wh."""
+    t = _with_quarter_sums(table, _shared_total=table[_S], _inj_wh_total=table[INJECTION_WH])
+    t = t.mutate(_target=_floordiv(t._shared_total + PWH_PER_WH // 2, PWH_PER_WH))
+    t = _largest_remainder(t, _S, "_target", SHARED_WH)
+    t = _with_quarter_sums(t, _shared_wh_total=t[SHARED_WH])
+    t = t.mutate(_target=t._inj_wh_total - t._shared_wh_total)
+    t = _largest_remainder(t, _I, "_target", NET_INJECTION_WH)
+    return t.select(
+        PARTICIPANT,
+        START,
+        OFFTAKE_WH,
+        INJECTION_WH,
+        SHARED_WH,
+        **{NET_OFFTAKE_WH: t[OFFTAKE_WH] - t[SHARED_WH], NET_INJECTION_WH: t[NET_INJECTION_WH]},
+    )
