@@ -33,6 +33,7 @@ app.add_typer(store_app, name="store")
 app.add_typer(market_cli.app, name="market")
 app.command("peaks")(billing_cli.peaks)
 app.command("billing")(billing_cli.billing)
+app.command("billing-refresh")(billing_cli.billing_refresh)
 
 EXIT_FAILED = 1
 EXIT_QUARANTINE = 3

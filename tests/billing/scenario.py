@@ -128,9 +128,9 @@ def consumption_rows(backend: Any, folder: Path, output: str) -> Rows:
     return [
         {
             "ean": row[EAN],
-            period_column: row[DAY].isoformat() if output == "daily" else month_of_index(row["month_index"]).strftime(
-                "%Y-%m"
-            ),
+            period_column: row[DAY].isoformat()
+            if output == "daily"
+            else month_of_index(row["month_index"]).strftime("%Y-%m"),
             "channel": row[CHANNEL],
             "tariff": row[TARIFF],
             "energy_kwh": kwh(row[ENERGY_WH]),

@@ -19,7 +19,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kwartier.billing.months import month_index, month_of_index, months_between, next_month
 from kwartier.billing.peak_report import peak_report, peaks_document
 from kwartier.billing.prosumer import DEFAULT_PROSUMER_EUR_PER_KVA_YEAR
 from kwartier.config import EngineName, load_settings
@@ -54,22 +53,20 @@ def peaks(
     ] = None,
     month_from: Annotated[str | None, typer.Option("--from", help="First month shown (YYYY-MM).")] = None,
     month_to: Annotated[str | None, typer.Option("--to", help="Last month shown (YYYY-MM).")] = None,
-    as_of: Annotated[str | None, typer.Option(help="Store data as known at this moment (ISO-8601).")] = None,
     as_json: JsonOption = False,
     engine: EngineOption = EngineName.DUCKDB,
     home: HomeOption = None,
 ) -> None:
-    """Monthly capacity-tariff peaks and the billing peak (average of the last 12 months, 2.5 kW floor)."""
+    """Monthly capacity-tariff peaks and the billing peak (average of the last 12 months, 2.5 kW floor),
+    from files (nothing is stored) or, with --ean, the billing data kept for an access point."""
     from kwartier.engine import connect  # noqa: PLC0415 - keeps `kwartier --help` fast
 
-    if bool(files) == (ean is not None):
-        raise _fail("give either files or --ean")
-    backend = connect(engine)
-    if files:
-        document = _peaks_of_files(backend, files)
+    if files and ean is None:
+        document = _peaks_of_files(connect(engine), files)
+    elif ean is not None and not files:
+        document = _peaks_of_store(ean, month_from, month_to, home)
     else:
-        assert ean is not None
-        document = _peaks_of_store(backend, ean, month_from, month_to, as_of, home)
+        raise _fail("give either files or --ean")
     if as_json:
         _print_json(document)
         return
@@ -101,26 +98,47 @@ def _peaks_of_files(backend: Any, files: list[Path]) -> dict[str, Any]:
 
 
 def _peaks_of_store(
-    backend: Any, ean: str, month_from: str | None, month_to: str | None, as_of: str | None, home: Path | None
+    ean: str, month_from: str | None, month_to: str | None, home: Path | None
 ) -> dict[str, Any]:
-    from kwartier.domain.timegrid import local_midnight_utc  # noqa: PLC0415
+    """The kept billing data of ``ean`` (``kwartier billing-refresh``), stale months marked."""
+    from kwartier.billing.billing_data import STALE, read_billing_peaks  # noqa: PLC0415
     from kwartier.store.pseudonym import Pseudonymiser  # noqa: PLC0415
-    from kwartier.store.store import MeterStore  # noqa: PLC0415
 
     settings = load_settings(home)
-    today = datetime.now(UTC).date()
-    last = _month(month_to) if month_to else today.replace(day=1)
-    first = _month(month_from) if month_from else month_of_index(month_index(last) - 11)
-    history = month_of_index(month_index(first) - 11)
     ap = Pseudonymiser.from_key_file(settings.pseudonym_key_file).of(ean)
-    moment = datetime.fromisoformat(as_of) if as_of else None
-    readings = MeterStore.open(settings.store_dir).read_access_point(
-        ap, local_midnight_utc(history), local_midnight_utc(next_month(last)), as_of=moment
+    kept = read_billing_peaks(settings, ap)
+    if kept.num_rows == 0:
+        raise _fail(f"no billing data kept for {ean}: run `kwartier billing-refresh` after ingesting")
+    first = _month(month_from) if month_from else date.min
+    last = _month(month_to) if month_to else date.max
+    rows = [row for row in kept.to_pylist() if first <= row["month"] <= last]
+    document = peaks_document(pa.Table.from_pylist(rows, schema=kept.schema), "ap", {ap: ean})
+    stale = {f"{row['month']:%Y-%m}" for row in rows if row[STALE]}
+    for point in document["access_points"]:
+        for month in point["months"]:
+            month[STALE] = month["month"] in stale
+    return document
+
+
+def billing_refresh(
+    months: Annotated[
+        list[str] | None,
+        typer.Option("--month", help="Months to check (YYYY-MM; default: all in the store)."),
+    ] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Recompute the kept monthly and billing peaks of every month whose data changed."""
+    from kwartier.billing.billing_data import refresh  # noqa: PLC0415
+
+    report = refresh(load_settings(home), [_month(m) for m in months] if months else None)
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    err.print(
+        f"recomputed {len(report.recomputed)} month(s) ({report.access_point_months:,} access-point months), "
+        f"{len(report.current)} current; billing peaks of {len(report.billing_months)} month(s) updated"
     )
-    report = peak_report(backend, "ap", readings)
-    shown = {month_index(m) for m in months_between(first, last)}
-    rows = [row for row in report.to_pylist() if month_index(row["month"]) in shown]
-    return peaks_document(pa.Table.from_pylist(rows, schema=report.schema), "ap", {ap: ean})
 
 
 def _month(text: str) -> date:

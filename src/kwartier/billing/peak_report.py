@@ -25,6 +25,7 @@ from kwartier.billing.capacity import (
     billing_peaks,
     decode_peaks,
     monthly_peaks,
+    with_quarter,
 )
 from kwartier.billing.months import month_index, month_of_index, months_between
 from kwartier.domain.timegrid import BRUSSELS, market_day_of
@@ -50,7 +51,7 @@ def peak_report(backend: Any, key: str, readings: pa.Table, reported: pa.Table |
     ``reported``: monthly peaks a meter reported (``key``, month, peak_start, peak_w [W]).
     """
     derived = _derived_peaks(backend, key, readings)
-    monthly = _with_reported(key, derived, reported)
+    monthly = with_reported(key, derived, reported)
     if monthly.num_rows == 0:
         return _empty(key)
     indexes = monthly.column(MONTH_INDEX).to_pylist()
@@ -66,11 +67,11 @@ def _derived_peaks(backend: Any, key: str, readings: pa.Table) -> pa.Table:
     starts = readings.column(START)
     first = market_day_of(pc.min(starts).as_py())
     last = market_day_of(pc.max(starts).as_py())
-    expr = monthly_peaks(load(backend, readings), key, months_between(first, last))
+    expr = monthly_peaks(load(backend, with_quarter(readings)), key, months_between(first, last))
     return decode_peaks(to_arrow(expr))
 
 
-def _with_reported(key: str, derived: pa.Table, reported: pa.Table | None) -> pa.Table:
+def with_reported(key: str, derived: pa.Table, reported: pa.Table | None) -> pa.Table:
     """The derived monthly peaks plus the reported ones of months that have none derived."""
     if reported is None or reported.num_rows == 0:
         return derived

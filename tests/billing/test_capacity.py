@@ -1,0 +1,158 @@
+"""The capacity-tariff rules against a second method: plain Python with exact fractions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+
+import ibis
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kwartier.billing.capacity import MINIMUM_PEAK_W, is_day_period
+from kwartier.billing.months import month_index, month_of_index, quarter_index
+from kwartier.billing.peak_report import peak_report
+from kwartier.billing.sources import FILE_PEAKS, FILE_READINGS
+from kwartier.config import EngineName
+from kwartier.domain.channels import TariffPeriod, tariff_period
+from kwartier.domain.timegrid import BRUSSELS
+from kwartier.engine import connect
+
+BACKEND = connect(EngineName.DUCKDB)
+
+
+def reference_billing_peak(history: dict[int, int], month: int) -> int:
+    """Mean of max(peak, 2.5 kW) over the months present among the 12 ending with ``month``, half up."""
+    window = [max(w, MINIMUM_PEAK_W) for m, w in history.items() if month - 12 < m <= month]
+    mean = Fraction(sum(window), len(window))
+    return int(mean + Fraction(1, 2)) if mean.denominator != 1 else int(mean)
+
+
+histories = st.dictionaries(
+    st.integers(min_value=month_index(date(2023, 1, 1)), max_value=month_index(date(2026, 12, 1))),
+    st.integers(min_value=0, max_value=40_000),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(histories)
+def test_billing_peak_equals_the_exact_mean_of_floored_months(history: dict[int, int]) -> None:
+    reported = pa.table(
+        {
+            "ean": ["E"] * len(history),
+            "month": [month_of_index(m) for m in history],
+            "peak_start": [None] * len(history),
+            "peak_w": list(history.values()),
+        },
+        schema=FILE_PEAKS,
+    )
+    report = peak_report(BACKEND, "ean", FILE_READINGS.empty_table(), reported)
+    got = {month_index(row["month"]): row["billing_peak_w"] for row in report.to_pylist()}
+    assert got == {m: reference_billing_peak(history, m) for m in history}
+
+
+quarters = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=96 * 70), st.integers(min_value=0, max_value=5_000), st.booleans()
+    ),
+    min_size=1,
+    max_size=60,
+    unique_by=lambda q: q[0],
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(quarters)
+def test_monthly_peak_is_the_earliest_highest_quarter_of_the_local_month(
+    values: list[tuple[int, int, bool]],
+) -> None:
+    origin = datetime(2026, 9, 20, 22, tzinfo=UTC)  # 70 days over the October DST change and a month end
+    starts = [origin + timedelta(minutes=15 * n) for n, _, _ in values]
+    readings = pa.table(
+        {
+            "ean": ["E"] * len(values),
+            "channel": ["offtake"] * len(values),
+            "tariff": [tariff_period(s).value for s in starts],
+            "start": starts,
+            "minutes": [15] * len(values),
+            "value": [wh for _, wh, _ in values],
+            "status": ["estimated" if est else "measured" for _, _, est in values],
+        },
+        schema=FILE_READINGS,
+    )
+    expected: dict[date, tuple[int, datetime, bool]] = {}
+    for start, (_, wh, est) in sorted(zip(starts, values, strict=True)):
+        month = start.astimezone(BRUSSELS).date().replace(day=1)
+        if month not in expected or wh * 4 > expected[month][0]:
+            expected[month] = (wh * 4, start, est)
+    report = peak_report(BACKEND, "ean", readings)
+    assert {
+        r["month"]: (r["peak_w"], r["peak_start"], r["estimated"]) for r in report.to_pylist()
+    } == expected
+
+
+registers = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=96 * 70),
+        st.integers(min_value=0, max_value=5_000),
+        st.booleans(),
+        st.sampled_from(["day", "night", "excl_night"]),
+    ),
+    min_size=1,
+    max_size=60,
+    unique_by=lambda q: (q[0], q[3]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(registers)
+def test_day_and_night_values_of_one_quarter_are_added_whatever_their_period(
+    values: list[tuple[int, int, bool, str]],
+) -> None:
+    origin = datetime(2026, 9, 20, 22, tzinfo=UTC)
+    starts = [origin + timedelta(minutes=15 * n) for n, _, _, _ in values]
+    readings = pa.table(
+        {
+            "ean": ["E"] * len(values),
+            "channel": ["offtake"] * len(values),
+            "tariff": [tariff for *_, tariff in values],
+            "start": starts,
+            "minutes": [15] * len(values),
+            "value": [wh for _, wh, _, _ in values],
+            "status": ["estimated" if est else "measured" for _, _, est, _ in values],
+        },
+        schema=FILE_READINGS,
+    )
+    per_quarter: dict[datetime, tuple[int, bool]] = {}
+    for start, (_, wh, est, tariff) in zip(starts, values, strict=True):
+        if tariff != "excl_night":  # the exclusive-night register is no part of the capacity tariff
+            energy, estimated = per_quarter.get(start, (0, False))
+            per_quarter[start] = (energy + wh, estimated or est)
+    expected: dict[date, tuple[int, datetime, bool, int]] = {}
+    for start, (wh, est) in sorted(per_quarter.items()):
+        month = start.astimezone(BRUSSELS).date().replace(day=1)
+        count = expected[month][3] + 1 if month in expected else 1
+        if month not in expected or wh * 4 > expected[month][0]:
+            expected[month] = (wh * 4, start, est, count)
+        else:
+            expected[month] = (*expected[month][:3], count)
+    report = peak_report(BACKEND, "ean", readings)
+    got = {
+        r["month"]: (r["peak_w"], r["peak_start"], r["estimated"], r["quarters"]) for r in report.to_pylist()
+    }
+    assert got == expected
+
+
+def test_day_period_in_integers_equals_the_tariff_period_rule_over_a_year() -> None:
+    first = quarter_index(datetime(2025, 12, 31, 23, tzinfo=UTC))
+    end = quarter_index(datetime(2027, 1, 1, 1, tzinfo=UTC))
+    quarters = ibis.memtable(pa.table({"quarter": pa.array(range(first, end), pa.int64())}))
+    flagged = quarters.mutate(day=is_day_period(quarters.quarter, first, end)).to_pyarrow()
+    for quarter, day in zip(
+        flagged.column("quarter").to_pylist(), flagged.column("day").to_pylist(), strict=True
+    ):
+        start = datetime.fromtimestamp(quarter * 900, UTC)
+        assert day == (tariff_period(start) is TariffPeriod.DAY), start
