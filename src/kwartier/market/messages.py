@@ -220,10 +220,12 @@ class SupplyEnded(OutboundBase):
 
 
 class HandoverIndex(OutboundBase):
-    """The index at 00:00 (Europe/Brussels) of ``index_date``, from which each party bills."""
+    """The index of meter ``meter_serial`` at 00:00 (Europe/Brussels) of ``index_date``, from which each
+    party bills."""
 
     type: Literal["handover_index"] = "handover_index"
     index_date: date
+    meter_serial: str
     index: Index
     source: Literal["remote_reading", "message", "entered"]
 

@@ -527,7 +527,15 @@ def _hand_over(work: _Work, process: Process, day: date, serial: str, index: Ind
         f"{INDEX_PREFIX}{day.isoformat()}:{serial}", {"index": dict(index), "source": source}, day, current
     )
     for recipient in dict.fromkeys(current.data.get("index_to", [])):
-        work.send(m.HandoverIndex, recipient, current, index_date=day, index=dict(index), source=source)
+        work.send(
+            m.HandoverIndex,
+            recipient,
+            current,
+            index_date=day,
+            meter_serial=serial,
+            index=dict(index),
+            source=source,
+        )
     work.move(current, S.COMPLETED, f"index handed over ({source})")
 
 
@@ -597,11 +605,11 @@ def _dated(work: _Work, day: date, back_days: int) -> Refusal | None:
     return None
 
 
-def _overlap(work: _Work, day: date, slot: frozenset[ProcessKind]) -> Refusal | None:
+def _overlap(work: _Work, kind: ProcessKind, day: date, slot: frozenset[ProcessKind]) -> Refusal | None:
     """A pending process of the same slot, or an open one dated after ``day`` (a change cannot slip in
-    before an unfinished one)."""
+    before an unfinished one), unless a process of ``kind`` on ``day`` supersedes it."""
     for process in sorted(work.open(), key=lambda p: p.id):
-        if process.kind in (ProcessKind.END_OF_SUPPLY, ProcessKind.PRODUCTION, ProcessKind.METER_EXCHANGE):
+        if process.kind == ProcessKind.END_OF_SUPPLY or _supersedes(kind, day, process):
             continue
         same_slot = process.state == S.PENDING and process.kind in slot
         if same_slot or process.effective_date > day:
@@ -633,7 +641,7 @@ def _check_switch(work: _Work, message: m.Inbound) -> Refusal | None:
         or _active(work, day)
         or _customer(work, message.customer, day)
         or _not_already(work, message.sender, day)
-        or _overlap(work, day, _SUPPLY_SLOT - {ProcessKind.MOVE_OUT})
+        or _overlap(work, ProcessKind.SWITCH, day, _SUPPLY_SLOT)
     )
 
 
@@ -682,7 +690,7 @@ def _check_move_in(work: _Work, message: m.Inbound) -> Refusal | None:
         and work.value(Attribute.SUPPLIER, day) == message.sender
     ):
         return Refusal(RejectionCode.ALREADY_SUPPLIER, f"{message.customer} on {day}")
-    return _overlap(work, day, frozenset({ProcessKind.MOVE_IN}))
+    return _overlap(work, ProcessKind.MOVE_IN, day, frozenset({ProcessKind.MOVE_IN}))
 
 
 def _check_move_out(work: _Work, message: m.Inbound) -> Refusal | None:
@@ -698,7 +706,7 @@ def _check_move_out(work: _Work, message: m.Inbound) -> Refusal | None:
         _supplier(work, message.sender, before)
         or _dated(work, day, MAX_MOVE_BACK_DAYS)
         or _after_last_index(work, day)
-        or _overlap(work, day, frozenset({ProcessKind.MOVE_OUT}))
+        or _overlap(work, ProcessKind.MOVE_OUT, day, frozenset({ProcessKind.MOVE_OUT}))
     )
 
 
@@ -735,7 +743,7 @@ def _check_regime(work: _Work, message: m.Inbound) -> Refusal | None:
         and current.get("requested_by") == "customer"
     ):
         return Refusal(RejectionCode.REGIME_CUSTOMER_CHOICE, "only the customer can ask to leave SMR3")
-    return _overlap(work, day, frozenset({ProcessKind.REGIME_CHANGE}))
+    return _overlap(work, ProcessKind.REGIME_CHANGE, day, frozenset({ProcessKind.REGIME_CHANGE}))
 
 
 def _check_production(work: _Work, message: m.Inbound) -> Refusal | None:
@@ -880,16 +888,24 @@ def _start(message: m.Inbound) -> tuple[ProcessKind, date, dict[str, Any]]:
     )
 
 
+def _supersedes(kind: ProcessKind, day: date, other: Process) -> bool:
+    """A move supersedes a pending switch; a switch or move-in an end of supply still in its notice
+    (when it takes effect by the end date)."""
+    moves = kind in (ProcessKind.MOVE_IN, ProcessKind.MOVE_OUT)
+    if other.kind == ProcessKind.SWITCH and other.state == S.PENDING:
+        return moves
+    return (
+        other.kind == ProcessKind.END_OF_SUPPLY
+        and other.state == S.NOTICE
+        and kind in (ProcessKind.SWITCH, ProcessKind.MOVE_IN)
+        and day <= other.effective_date
+    )
+
+
 def _supersede(work: _Work, process: Process) -> None:
-    """A move supersedes a pending switch; a switch or move-in an end of supply still in its notice."""
+    """Cancel the processes ``process`` supersedes (:func:`_supersedes`) and tell their senders."""
     for other in sorted(work.open(), key=lambda p: p.id):
-        moves = process.kind in (ProcessKind.MOVE_IN, ProcessKind.MOVE_OUT)
-        if (other.kind == ProcessKind.SWITCH and other.state == S.PENDING and moves) or (
-            other.kind == ProcessKind.END_OF_SUPPLY
-            and other.state == S.NOTICE
-            and process.kind != ProcessKind.MOVE_OUT
-            and process.effective_date <= other.effective_date
-        ):
+        if other.id != process.id and _supersedes(process.kind, process.effective_date, other):
             cancelled = work.move(other, S.CANCELLED, f"superseded by {process.kind.value} {process.id}")
             work.send(
                 m.Rejection,
@@ -968,7 +984,15 @@ def _exchange_meter(work: _Work, message: m.MeterExchange) -> str:
             day,
             process,
         )
-        work.send(m.HandoverIndex, supplier, process, index_date=day, index=dict(index), source="message")
+        work.send(
+            m.HandoverIndex,
+            supplier,
+            process,
+            index_date=day,
+            meter_serial=serial,
+            index=dict(index),
+            source="message",
+        )
     return process.id
 
 
