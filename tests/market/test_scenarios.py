@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,11 @@ WRITE = os.environ.get("KWARTIER_WRITE_SCENARIOS") == "1"
 def _readings(folder: Path) -> Readings:
     document = json.loads((folder / "readings.json").read_text(encoding="utf-8"))
     return Readings(
-        {(ean, date.fromisoformat(day)): index for ean, days in document.items() for day, index in days.items()}
+        {
+            (ean, date.fromisoformat(day)): index
+            for ean, days in document.items()
+            for day, index in days.items()
+        }
     )
 
 
@@ -68,7 +72,7 @@ def test_scenario(market: sessionmaker[Session], folder: Path) -> None:
             assert answer["accepted"], answer
         first = max((message["id"] for message in service.outbox(session, limit=100_000)), default=0)
         answers: list[dict[str, Any]] = []
-        now = datetime.min
+        now = datetime.min.replace(tzinfo=UTC)
         for path in sorted((folder / "when").glob("*.json")):
             text = path.read_text(encoding="utf-8")
             document = json.loads(text)

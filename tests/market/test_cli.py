@@ -1,0 +1,65 @@
+"""``kwartier market``: apply a message file, read the register, the work queue, the blocked figures and
+the outbox (no meter-data store: the digital meter's reading never comes, so the move asks for attention)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kwartier.cli import app
+from tests.market.conftest import MASTER
+from tests.market.helpers import E1, STROOM, UNKNOWN
+
+runner = CliRunner()
+MOVE_IN = {
+    "type": "move_in",
+    "version": 1,
+    "message_id": "mi1",
+    "sender": STROOM,
+    "received_at": "2026-01-05T09:00:00Z",
+    "ean": E1,
+    "customer": "C1",
+    "move_date": "2026-01-05",
+    "brp": STROOM,
+}
+
+
+def test_market_commands_on_a_message_file(tmp_path: Path) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert runner.invoke(app, ["registry", "load", str(MASTER), *home]).exit_code == 0
+    messages = tmp_path / "messages.jsonl"
+    messages.write_text(json.dumps(MOVE_IN) + "\n{broken\n\n" + json.dumps(MOVE_IN) + "\n", encoding="utf-8")
+
+    applied = runner.invoke(app, ["market", "apply", str(messages), *home, "--json"])
+    assert applied.exit_code == 0, applied.output
+    answers = json.loads(applied.stdout)
+    assert [(a["line"], a["accepted"]) for a in answers] == [(1, True), (2, False), (4, True)]
+    assert answers[1]["code"] == "malformed" and answers[0] | {"line": 4} == answers[2]
+
+    state = runner.invoke(app, ["market", "state", E1, "--at", "2026-01-05", *home, "--json"])
+    document = json.loads(state.stdout)
+    assert (document["grid_user"], document["supplier"], document["status"]) == ("C1", STROOM, "in_process")
+    before = json.loads(
+        runner.invoke(app, ["market", "state", E1, "--at", "2026-01-04", *home, "--json"]).stdout
+    )
+    assert before["grid_user"] is None and before["status"] == "connected"
+    assert runner.invoke(app, ["market", "state", UNKNOWN, *home]).exit_code == 1
+
+    queue = runner.invoke(app, ["market", "queue", "--now", "2026-01-20T00:00:00Z", *home, "--json"])
+    (item,) = json.loads(queue.stdout)
+    assert (item["process_id"], item["reason"]) == ("mi1", "no_remote_reading")
+
+    blocked = json.loads(
+        runner.invoke(app, ["market", "blocked", "--now", "2026-01-20T00:00:00Z", *home, "--json"]).stdout
+    )
+    assert blocked["blocked"] == 1 and blocked["reservations_past_deadline"] == []
+
+    outbox = json.loads(
+        runner.invoke(app, ["market", "outbox", "--recipient", STROOM, *home, "--json"]).stdout
+    )
+    assert [m["type"] for m in outbox] == ["confirmation", "supply_started", "attention_needed"]
+    text = runner.invoke(app, ["market", "blocked", "--now", "2026-01-21T00:00:00Z", *home])
+    assert "reservations_past_deadline: 0" in " ".join(text.stdout.split())
+    assert runner.invoke(app, ["market", "apply", str(tmp_path / "missing.jsonl"), *home]).exit_code == 1
