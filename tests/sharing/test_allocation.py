@@ -29,7 +29,7 @@ EXAMPLE: Case = [
         "6": (0, 20_000, 225_000),
     }
 ]
-PUBLISHED_KWH = {
+PUBLISHED_KWH: dict[AllocationKey, tuple[list[float | None], list[float]]] = {
     AllocationKey.FIXED: ([0, 9, 18, 22.5, 18, 20], [4.9, 1.7, 5.9, 0, 0, 0]),
     AllocationKey.RELATIVE: (
         [0, 9.580645, 18.25, 24.056452, 18, 20],
