@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -197,3 +198,24 @@ def test_two_suppliers_switching_at_the_same_moment_one_is_accepted(postgres_reg
     assert rejected["code"] == "overlapping_process"
     with open_registry(postgres_registry)() as session:
         assert len(session.scalars(sa.select(MarketProcess).where(MarketProcess.kind == "switch")).all()) == 1
+
+
+def test_replaying_every_scenario_message_changes_nothing_the_second_time(
+    market: sessionmaker[Session],
+) -> None:
+    scenarios = Path(__file__).parent / "scenarios"
+    texts = [
+        line
+        for folder in sorted(scenarios.iterdir())
+        for line in (
+            (folder / "given" / "messages.jsonl").read_text(encoding="utf-8").splitlines()
+            + [p.read_text(encoding="utf-8") for p in sorted((folder / "when").glob("*.json"))]
+        )
+        if "tick" not in json.loads(line)
+    ]
+    with market() as session:
+        first = [service.apply_message(session, text, READINGS) for text in texts]
+        counts = _counts(session)
+        assert [service.apply_message(session, text, READINGS) for text in texts] == first
+        assert _counts(session) == counts
+        assert any(answer["accepted"] for answer in first) and not all(answer["accepted"] for answer in first)
