@@ -24,12 +24,14 @@ from kwartier import __version__
 from kwartier.billing import cli as billing_cli
 from kwartier.config import load_settings
 from kwartier.market import cli as market_cli
+from kwartier.sharing import cli as sharing_cli
 
 app = typer.Typer(help="kwartier: the data hub for smart-meter data, per quarter hour.", no_args_is_help=True)
 registry_app = typer.Typer(help="The registry database: migrations and master data.", no_args_is_help=True)
 store_app = typer.Typer(help="The meter-data store: batches and compaction.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 app.add_typer(store_app, name="store")
+app.add_typer(sharing_cli.app, name="sharing")
 app.add_typer(market_cli.app, name="market")
 app.command("peaks")(billing_cli.peaks)
 app.command("billing")(billing_cli.billing)
