@@ -1,4 +1,4 @@
-"""Fixtures of the quality tests: a fresh DuckDB backend per test, one local Spark session per run."""
+"""Fixtures of the quality tests: one local Spark session per run (the backends are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from kwartier.config import EngineName
-from kwartier.engine import connect
-
-
-@pytest.fixture
-def duckdb_backend() -> Any:
-    """An in-memory DuckDB Ibis backend."""
-    return connect(EngineName.DUCKDB)
 
 
 @pytest.fixture(scope="session")
