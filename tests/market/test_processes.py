@@ -503,3 +503,12 @@ def test_every_state_machine_refuses_a_transition_it_does_not_list() -> None:
             if state not in (ProcessState.COMPLETED, ProcessState.CANCELLED)
         ), kind
     assert ProcessKind.PRODUCTION in TRANSITIONS
+
+
+def test_an_end_of_supply_cannot_slip_in_before_a_pending_switch() -> None:
+    snapshot, readings = occupied(E1)
+    switch = _switch(effective_date="2026-04-20", received="2026-02-01", consent_date="2026-02-01")
+    end = message("end_of_supply", "eos1", STROOM, at("2026-02-02"), end_date="2026-03-15")
+    _, (accepted, refused) = run(snapshot, [switch, end], readings)
+    assert accepted.answer["accepted"]
+    _rejected(refused, RejectionCode.OVERLAPPING_PROCESS)

@@ -719,7 +719,12 @@ def _check_end_of_supply(work: _Work, message: m.Inbound) -> Refusal | None:
         )
     if any(p.kind == ProcessKind.END_OF_SUPPLY for p in work.open()):
         return Refusal(RejectionCode.OVERLAPPING_PROCESS, "an end of supply is already open")
-    return _supplier(work, message.sender, work.today) or _dated(work, day, 0) or _active(work, day)
+    return (
+        _supplier(work, message.sender, work.today)
+        or _dated(work, day, 0)
+        or _active(work, day)
+        or _overlap(work, ProcessKind.END_OF_SUPPLY, day, frozenset())
+    )
 
 
 def _check_regime(work: _Work, message: m.Inbound) -> Refusal | None:
