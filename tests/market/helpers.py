@@ -3,7 +3,6 @@ pure fold of outcomes into snapshots so that state-machine tests need no databas
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -11,6 +10,7 @@ from kwartier.domain.timegrid import local_midnight_utc
 from kwartier.market import messages as m
 from kwartier.market.codes import OPEN_STATES, Attribute, Status
 from kwartier.market.processes import Index, Outcome, Snapshot, handle
+from kwartier.market.processes import apply_outcome as fold
 from kwartier.market.register import Fact
 from kwartier.registry.codes import PartyRole
 
@@ -59,18 +59,6 @@ def master(ean: str) -> Snapshot:
         Fact(ean, Attribute.CAPACITY, {"value": 9.2, "unit": "kVA"}, start, LOADED, None, "master_data"),
     ]
     return Snapshot(ean, True, tuple(facts))
-
-
-def fold(snapshot: Snapshot, outcome: Outcome) -> Snapshot:
-    """``snapshot`` after ``outcome`` (what the service writes to the registry)."""
-    processes = {p.id: p for p in snapshot.processes} | outcome.processes
-    reservations = {r.process_id: r for r in snapshot.reservations} | outcome.reservations
-    return replace(
-        snapshot,
-        facts=snapshot.facts + tuple(outcome.facts),
-        processes=tuple(processes.values()),
-        reservations=tuple(r for r in reservations.values() if r.released_at is None),
-    )
 
 
 class Readings:

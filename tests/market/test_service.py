@@ -200,7 +200,7 @@ def test_two_suppliers_switching_at_the_same_moment_one_is_accepted(postgres_reg
         assert len(session.scalars(sa.select(MarketProcess).where(MarketProcess.kind == "switch")).all()) == 1
 
 
-def test_replaying_every_scenario_message_changes_nothing_the_second_time(
+def test_replaying_every_scenario_message_in_chunks_then_one_by_one_changes_nothing_the_second_time(
     market: sessionmaker[Session],
 ) -> None:
     scenarios = Path(__file__).parent / "scenarios"
@@ -214,7 +214,7 @@ def test_replaying_every_scenario_message_changes_nothing_the_second_time(
         if "tick" not in json.loads(line)
     ]
     with market() as session:
-        first = [service.apply_message(session, text, READINGS) for text in texts]
+        first = service.apply_messages(session, texts, READINGS, chunk=4)
         counts = _counts(session)
         assert [service.apply_message(session, text, READINGS) for text in texts] == first
         assert _counts(session) == counts

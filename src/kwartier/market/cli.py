@@ -104,19 +104,25 @@ def apply(
     """Apply market messages in order; print the answer to each (accepted, or rejected with a reason)."""
     settings = load_settings(home)
     readings = _readings(settings)
-    answers: list[dict[str, Any]] = []
+    places: list[tuple[str, int]] = []
+    texts: list[str] = []
     failed = False
+    for path in files:
+        try:
+            lines = list(_lines(path))
+        except (OSError, UnicodeDecodeError) as error:
+            err.print(f"[red]{path}: cannot read: {error}")
+            failed = True
+            continue
+        places.extend((str(path), number) for number, _ in lines)
+        texts.extend(text for _, text in lines)
     with _registry(settings) as session:
-        for path in files:
-            try:
-                lines = list(_lines(path))
-            except (OSError, UnicodeDecodeError) as error:
-                err.print(f"[red]{path}: cannot read: {error}")
-                failed = True
-                continue
-            for number, text in lines:
-                answer = service.apply_message(session, text, readings)
-                answers.append({"file": str(path), "line": number, **answer})
+        answers = [
+            {"file": file, "line": line, **answer}
+            for (file, line), answer in zip(
+                places, service.apply_messages(session, texts, readings), strict=True
+            )
+        ]
     if as_json:
         _print_json(answers)
     else:

@@ -174,6 +174,26 @@ class Outcome:
     outbox: list[m.OutboundBase] = field(default_factory=list)
     answer: dict[str, Any] = field(default_factory=dict)
 
+    def merge(self, later: Outcome) -> None:
+        """Add the changes of ``later`` (an outcome on the same access point that followed this one)."""
+        self.facts.extend(later.facts)
+        self.processes.update(later.processes)
+        self.reservations.update(later.reservations)
+        self.events.extend(later.events)
+        self.outbox.extend(later.outbox)
+
+
+def apply_outcome(snapshot: Snapshot, outcome: Outcome) -> Snapshot:
+    """``snapshot`` after ``outcome``: what the registry holds once the outcome is written."""
+    processes = {p.id: p for p in snapshot.processes} | outcome.processes
+    reservations = {r.process_id: r for r in snapshot.reservations} | outcome.reservations
+    return replace(
+        snapshot,
+        facts=snapshot.facts + tuple(outcome.facts),
+        processes=tuple(processes.values()),
+        reservations=tuple(r for r in reservations.values() if r.released_at is None),
+    )
+
 
 @dataclass(frozen=True)
 class Refusal:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -46,6 +47,7 @@ from kwartier.market.processes import (
     Reservation,
     Snapshot,
     advance,
+    apply_outcome,
     handle,
 )
 from kwartier.market.register import Fact, history, market_day, state_at
@@ -63,44 +65,87 @@ MASTER_DATA = "master_data"
 
 
 # -- loading -------------------------------------------------------------------------------------------
-def master_facts(session: Session, ean: str) -> list[Fact]:
-    """The register facts the master-data tables give for ``ean`` (empty for an unknown EAN)."""
-    point = session.get(AccessPoint, ean)
-    if point is None:
-        return []
-    at = point.created_at
-    facts = [Fact(ean, Attribute.STATUS, Status.CONNECTED.value, point.connected_from, at, None, MASTER_DATA)]
+_SLICE = 2000  # EANs or message ids per IN (...) list
 
-    def periods(attribute: str, rows: Iterable[tuple[Any, date, date | None]]) -> None:
-        for value, valid_from, valid_to in sorted(rows, key=lambda row: row[1]):
-            facts.append(Fact(ean, attribute, value, valid_from, at, None, MASTER_DATA))
-            if valid_to is not None:
-                facts.append(Fact(ean, attribute, None, valid_to, at, None, MASTER_DATA))
 
-    regimes = session.scalars(sa.select(MeasurementRegime).where(MeasurementRegime.ean == ean))
-    periods(
-        Attribute.REGIME,
-        (({"regime": r.regime.value, "requested_by": None}, r.valid_from, r.valid_to) for r in regimes),
-    )
-    capacities = session.scalars(sa.select(ConnectionCapacity).where(ConnectionCapacity.ean == ean))
-    periods(
-        Attribute.CAPACITY,
-        (({"value": c.capacity, "unit": c.unit.value}, c.valid_from, c.valid_to) for c in capacities),
-    )
-    meters = session.execute(
-        sa.select(Meter.serial, Meter.kind, MeterInstallation.valid_from, MeterInstallation.valid_to)
-        .join(Meter, Meter.id == MeterInstallation.meter_id)
-        .where(MeterInstallation.ean == ean)
-    )
-    periods(Attribute.METER, (({"serial": s, "kind": k.value}, f, t) for s, k, f, t in meters))
-    for plant in session.scalars(sa.select(ProductionInstallation).where(ProductionInstallation.ean == ean)):
-        name = f"installation:{plant.kind.value}:{plant.commissioned_on.isoformat()}"
-        value = {
-            "kind": plant.kind.value,
-            "kva": plant.kva,
-            "commissioned_on": plant.commissioned_on.isoformat(),
-        }
-        periods(name, [(value, plant.commissioned_on, plant.decommissioned_on)])
+def _slices(items: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _SLICE):
+        yield list(items[start : start + _SLICE])
+
+
+def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]:
+    """The register facts the master-data tables give for ``eans`` (an unknown EAN has none), recorded
+    at the moment the registry learnt of each access point."""
+    facts: dict[str, list[Fact]] = {}
+    created: dict[str, datetime] = {}
+
+    def add(attribute: str, ean: str, value: Any, valid_from: date, valid_to: date | None) -> None:
+        at = created[ean]
+        facts[ean].append(Fact(ean, attribute, value, valid_from, at, None, MASTER_DATA))
+        if valid_to is not None:
+            facts[ean].append(Fact(ean, attribute, None, valid_to, at, None, MASTER_DATA))
+
+    for part in _slices(eans):
+        points = session.execute(
+            sa.select(AccessPoint.ean, AccessPoint.connected_from, AccessPoint.created_at).where(
+                AccessPoint.ean.in_(part)
+            )
+        )
+        for ean, connected_from, created_at in points:
+            created[ean] = created_at
+            facts[ean] = [
+                Fact(
+                    ean,
+                    Attribute.STATUS,
+                    Status.CONNECTED.value,
+                    connected_from,
+                    created_at,
+                    None,
+                    MASTER_DATA,
+                )
+            ]
+
+        regimes = sa.select(MeasurementRegime).where(MeasurementRegime.ean.in_(part))
+        for r in session.scalars(regimes.order_by(MeasurementRegime.ean, MeasurementRegime.valid_from)):
+            add(
+                Attribute.REGIME,
+                r.ean,
+                {"regime": r.regime.value, "requested_by": None},
+                r.valid_from,
+                r.valid_to,
+            )
+        capacities = sa.select(ConnectionCapacity).where(ConnectionCapacity.ean.in_(part))
+        for c in session.scalars(capacities.order_by(ConnectionCapacity.ean, ConnectionCapacity.valid_from)):
+            add(
+                Attribute.CAPACITY,
+                c.ean,
+                {"value": c.capacity, "unit": c.unit.value},
+                c.valid_from,
+                c.valid_to,
+            )
+        meters = session.execute(
+            sa.select(
+                MeterInstallation.ean,
+                Meter.serial,
+                Meter.kind,
+                MeterInstallation.valid_from,
+                MeterInstallation.valid_to,
+            )
+            .join(Meter, Meter.id == MeterInstallation.meter_id)
+            .where(MeterInstallation.ean.in_(part))
+            .order_by(MeterInstallation.ean, MeterInstallation.valid_from)
+        )
+        for ean, serial, kind, valid_from, valid_to in meters:
+            add(Attribute.METER, ean, {"serial": serial, "kind": kind.value}, valid_from, valid_to)
+        plants = sa.select(ProductionInstallation).where(ProductionInstallation.ean.in_(part))
+        for plant in session.scalars(plants.order_by(ProductionInstallation.ean, ProductionInstallation.id)):
+            value = {
+                "kind": plant.kind.value,
+                "kva": plant.kva,
+                "commissioned_on": plant.commissioned_on.isoformat(),
+            }
+            name = f"installation:{plant.kind.value}:{plant.commissioned_on.isoformat()}"
+            add(name, plant.ean, value, plant.commissioned_on, plant.decommissioned_on)
     return facts
 
 
@@ -145,197 +190,287 @@ def _reservation(row: ReservationRow) -> Reservation:
     )
 
 
-def load_snapshot(session: Session, ean: str, *, lock: bool = False) -> tuple[Snapshot, bool]:
-    """The snapshot of ``ean`` and whether its facts still are the master data only (not yet stored)."""
-    query = sa.select(AccessPoint.ean).where(AccessPoint.ean == ean)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    if session.execute(query).scalar_one_or_none() is None:
-        return Snapshot(ean, known=False), False
-    rows = session.scalars(
-        sa.select(RegisterFact).where(RegisterFact.ean == ean).order_by(RegisterFact.id)
-    ).all()
-    seeded = not rows
-    facts = master_facts(session, ean) if seeded else [_fact(row) for row in rows]
-    processes = session.scalars(sa.select(MarketProcess).where(MarketProcess.ean == ean)).all()
-    reservations = session.scalars(
-        sa.select(ReservationRow).where(ReservationRow.ean == ean, ReservationRow.released_at.is_(None))
-    ).all()
-    snapshot = Snapshot(
-        ean,
-        True,
-        tuple(facts),
-        tuple(_process(p) for p in processes),
-        tuple(_reservation(r) for r in reservations),
-    )
-    return snapshot, seeded
+@dataclass
+class _Loaded:
+    """A snapshot as loaded, whether its facts are still the master data only (not stored yet), and the
+    changes made to it since it was loaded."""
+
+    snapshot: Snapshot
+    seeded: bool
+    loaded: Snapshot
+    outcome: Outcome = field(default_factory=Outcome)
+
+
+def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False) -> dict[str, _Loaded]:
+    """The snapshots of ``eans`` (locked for the transaction on PostgreSQL when ``lock``, in EAN order)."""
+    ordered = sorted(set(eans))
+    known: set[str] = set()
+    facts: dict[str, list[Fact]] = {}
+    processes: dict[str, list[Process]] = {}
+    reservations: dict[str, list[Reservation]] = {}
+    for part in _slices(ordered):
+        query = sa.select(AccessPoint.ean).where(AccessPoint.ean.in_(part)).order_by(AccessPoint.ean)
+        if lock and session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        known.update(session.scalars(query))
+        stored = sa.select(RegisterFact).where(RegisterFact.ean.in_(part)).order_by(RegisterFact.id)
+        for row in session.scalars(stored):
+            facts.setdefault(row.ean, []).append(_fact(row))
+        for process_row in session.scalars(sa.select(MarketProcess).where(MarketProcess.ean.in_(part))):
+            processes.setdefault(process_row.ean, []).append(_process(process_row))
+        active = sa.select(ReservationRow).where(
+            ReservationRow.ean.in_(part), ReservationRow.released_at.is_(None)
+        )
+        for reservation_row in session.scalars(active):
+            reservations.setdefault(reservation_row.ean, []).append(_reservation(reservation_row))
+    unseeded = [ean for ean in ordered if ean in known and ean not in facts]
+    masters = master_facts(session, unseeded)
+    loaded: dict[str, _Loaded] = {}
+    for ean in ordered:
+        if ean not in known:
+            snapshot = Snapshot(ean, known=False)
+            loaded[ean] = _Loaded(snapshot, False, snapshot)
+            continue
+        seeded = ean not in facts
+        snapshot = Snapshot(
+            ean,
+            True,
+            tuple(masters.get(ean, []) if seeded else facts[ean]),
+            tuple(processes.get(ean, [])),
+            tuple(reservations.get(ean, [])),
+        )
+        loaded[ean] = _Loaded(snapshot, seeded, snapshot)
+    return loaded
 
 
 # -- writing -------------------------------------------------------------------------------------------
-def _fact_row(fact: Fact) -> RegisterFact:
-    return RegisterFact(
-        ean=fact.ean,
-        attribute=fact.attribute,
-        value=None if fact.value is None else json.dumps(fact.value, sort_keys=True),
-        valid_from=fact.valid_from,
-        recorded_at=fact.recorded_at,
-        process_id=fact.process_id,
-        source=fact.source,
-    )
+def _fact_row(fact: Fact) -> dict[str, Any]:
+    return {
+        "ean": fact.ean,
+        "attribute": fact.attribute,
+        "value": None if fact.value is None else json.dumps(fact.value, sort_keys=True),
+        "valid_from": fact.valid_from,
+        "recorded_at": fact.recorded_at,
+        "process_id": fact.process_id,
+        "source": fact.source,
+    }
 
 
-def write_outcome(session: Session, snapshot: Snapshot, seeded: bool, outcome: Outcome) -> None:
-    """Write ``outcome`` (and, when ``seeded``, the master-data facts it was computed on)."""
-    if seeded and (outcome.facts or outcome.processes):
-        session.add_all(_fact_row(fact) for fact in snapshot.facts)
-    session.add_all(_fact_row(fact) for fact in outcome.facts)
-    for process in outcome.processes.values():
-        attention = process.attention
-        session.merge(
-            MarketProcess(
-                id=process.id,
-                kind=process.kind,
-                ean=process.ean,
-                state=process.state,
-                sender=process.sender,
-                effective_date=process.effective_date,
-                created_at=process.created_at,
-                updated_at=process.updated_at,
-                steps=process.steps,
-                data=json.dumps(process.data, sort_keys=True),
-                attention_reason=attention.reason.value if attention else None,
-                attention_text=attention.text if attention else None,
-                attention_actions=json.dumps([a.value for a in attention.actions]) if attention else None,
-                attention_since=attention.since if attention else None,
-            )
+def _process_row(process: Process) -> dict[str, Any]:
+    attention = process.attention
+    return {
+        "id": process.id,
+        "kind": process.kind,
+        "ean": process.ean,
+        "state": process.state,
+        "sender": process.sender,
+        "effective_date": process.effective_date,
+        "created_at": process.created_at,
+        "updated_at": process.updated_at,
+        "steps": process.steps,
+        "data": json.dumps(process.data, sort_keys=True),
+        "attention_reason": attention.reason.value if attention else None,
+        "attention_text": attention.text if attention else None,
+        "attention_actions": json.dumps([a.value for a in attention.actions]) if attention else None,
+        "attention_since": attention.since if attention else None,
+    }
+
+
+def _reservation_row(r: Reservation) -> dict[str, Any]:
+    return {
+        "process_id": r.process_id,
+        "ean": r.ean,
+        "owner": r.owner,
+        "reserved_at": r.reserved_at,
+        "deadline": r.deadline,
+        "escalation": r.escalation,
+        "level": r.level,
+        "released_at": r.released_at,
+        "release_reason": r.release_reason,
+    }
+
+
+def _write(session: Session, loaded: Iterable[_Loaded]) -> None:
+    """Write the changes of every loaded snapshot, in bulk (plus the master-data facts a snapshot was
+    computed on, the first time a process changes it)."""
+    facts: list[dict[str, Any]] = []
+    new_processes: list[dict[str, Any]] = []
+    changed_processes: list[dict[str, Any]] = []
+    new_reservations: list[dict[str, Any]] = []
+    changed_reservations: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    for item in loaded:
+        outcome = item.outcome
+        if item.seeded and (outcome.facts or outcome.processes):
+            facts.extend(_fact_row(fact) for fact in item.loaded.facts)
+        facts.extend(_fact_row(fact) for fact in outcome.facts)
+        existing = {p.id for p in item.loaded.processes}
+        for process in outcome.processes.values():
+            (changed_processes if process.id in existing else new_processes).append(_process_row(process))
+        active = {r.process_id for r in item.loaded.reservations}
+        for reservation in outcome.reservations.values():
+            target = changed_reservations if reservation.process_id in active else new_reservations
+            target.append(_reservation_row(reservation))
+        events.extend(
+            {
+                "process_id": e.process_id,
+                "step": e.step,
+                "at": e.at,
+                "from_state": e.from_state.value if e.from_state else None,
+                "to_state": e.to_state.value,
+                "note": e.note,
+                "message_id": e.message_id,
+            }
+            for e in outcome.events
         )
-    session.flush()
-    session.add_all(
-        ProcessEvent(
-            process_id=e.process_id,
-            step=e.step,
-            at=e.at,
-            from_state=e.from_state.value if e.from_state else None,
-            to_state=e.to_state.value,
-            note=e.note,
-            message_id=e.message_id,
+        messages.extend(
+            {
+                "message_id": message.message_id,
+                "type": m.message_type(type(message)),
+                "version": message.version,
+                "recipient": message.recipient,
+                "ean": message.ean,
+                "process_id": message.process_id,
+                "created_at": message.created_at,
+                "payload": message.model_dump_json(),
+            }
+            for message in outcome.outbox
         )
-        for e in outcome.events
-    )
-    for r in outcome.reservations.values():
-        session.merge(
-            ReservationRow(
-                process_id=r.process_id,
-                ean=r.ean,
-                owner=r.owner,
-                reserved_at=r.reserved_at,
-                deadline=r.deadline,
-                escalation=r.escalation,
-                level=r.level,
-                released_at=r.released_at,
-                release_reason=r.release_reason,
-            )
-        )
-    session.add_all(
-        OutboxMessage(
-            message_id=message.message_id,
-            type=m.message_type(type(message)),
-            version=message.version,
-            recipient=message.recipient,
-            ean=message.ean,
-            process_id=message.process_id,
-            created_at=message.created_at,
-            payload=message.model_dump_json(),
-        )
-        for message in outcome.outbox
-    )
-    session.flush()
+    for model, rows in (
+        (RegisterFact, facts),
+        (MarketProcess, new_processes),
+        (ReservationRow, new_reservations),
+        (ProcessEvent, events),
+        (OutboxMessage, messages),
+    ):
+        if rows:
+            session.execute(sa.insert(model), rows)
+    for model, rows in ((MarketProcess, changed_processes), (ReservationRow, changed_reservations)):
+        if rows:
+            session.execute(sa.update(model), rows)
 
 
 # -- applying messages ---------------------------------------------------------------------------------
-def _roles(session: Session, codes: Iterable[str], day: date) -> dict[str, frozenset[PartyRole]]:
-    rows = session.execute(
-        sa.select(Party.code, PartyRoleAssignment.role)
-        .join(PartyRoleAssignment, PartyRoleAssignment.party_id == Party.id, isouter=True)
-        .where(Party.code.in_(list(codes)))
-        .where(
-            sa.or_(
-                PartyRoleAssignment.id.is_(None),
-                sa.and_(
-                    PartyRoleAssignment.valid_from <= day,
-                    sa.or_(PartyRoleAssignment.valid_to.is_(None), PartyRoleAssignment.valid_to > day),
-                ),
+class _Roles:
+    """The roles every party holds, by validity period (the parties table is small)."""
+
+    def __init__(self, session: Session) -> None:
+        rows = session.execute(
+            sa.select(
+                Party.code,
+                PartyRoleAssignment.role,
+                PartyRoleAssignment.valid_from,
+                PartyRoleAssignment.valid_to,
+            ).join(PartyRoleAssignment, PartyRoleAssignment.party_id == Party.id, isouter=True)
+        ).all()
+        self.periods: dict[str, list[tuple[PartyRole, date, date | None]]] = {}
+        for code, role, valid_from, valid_to in rows:
+            self.periods.setdefault(code, [])
+            if role is not None:
+                self.periods[code].append((role, valid_from, valid_to))
+
+    def on(self, codes: Iterable[str], day: date) -> dict[str, frozenset[PartyRole]]:
+        """The roles of the known parties among ``codes`` on ``day``."""
+        return {
+            code: frozenset(
+                role for role, start, end in self.periods[code] if start <= day and (end is None or day < end)
             )
-        )
-    ).all()
-    roles: dict[str, set[PartyRole]] = {}
-    for code, role in rows:
-        roles.setdefault(code, set())
-        if role is not None:
-            roles[code].add(role)
-    return {code: frozenset(found) for code, found in roles.items()}
+            for code in codes
+            if code in self.periods
+        }
 
 
 def _malformed(text: str) -> dict[str, Any]:
-    return {
-        "accepted": False,
-        "code": RejectionCode.MALFORMED.value,
-        "text": f"{REJECTION_TEXT[RejectionCode.MALFORMED]}: {text}",
-    }
+    code = RejectionCode.MALFORMED
+    return {"accepted": False, "code": code.value, "text": f"{REJECTION_TEXT[code]}: {text}"}
+
+
+def _duplicate(message_id: str) -> dict[str, Any]:
+    code = RejectionCode.DUPLICATE_MESSAGE_ID
+    return {"message_id": message_id, "accepted": False, "code": code.value, "text": REJECTION_TEXT[code]}
 
 
 def apply_message(session: Session, text: str, readings: Readings) -> dict[str, Any]:
     """Apply one inbound message (JSON ``text``) and commit; return the answer for its sender."""
-    try:
-        message = m.parse_inbound_json(text)
-    except m.MalformedMessageError as error:
-        return _malformed(str(error))
-    digest = hashlib.sha256(message.model_dump_json().encode()).hexdigest()
-    try:
-        answer = _apply(session, message, digest, readings)
-    except BaseException:
-        session.rollback()
-        raise
-    session.commit()
-    return answer
+    return apply_messages(session, [text], readings)[0]
 
 
-def _apply(session: Session, message: m.Inbound, digest: str, readings: Readings) -> dict[str, Any]:
-    snapshot, seeded = load_snapshot(session, message.ean, lock=True)
-    seen = session.get(InboxMessage, message.message_id)
-    if seen is not None:
-        if seen.payload_sha256 == digest:
-            stored: dict[str, Any] = json.loads(seen.answer)
-            return stored
-        code = RejectionCode.DUPLICATE_MESSAGE_ID
-        return {
-            "message_id": message.message_id,
-            "accepted": False,
-            "code": code.value,
-            "text": REJECTION_TEXT[code],
-        }
-    roles = _roles(
-        session, {message.sender, getattr(message, "brp", message.sender)}, market_day(message.received_at)
-    )
-    outcome = handle(snapshot, message, roles, readings)
-    write_outcome(session, snapshot, seeded and snapshot.known, outcome)
-    session.add(
-        InboxMessage(
-            message_id=message.message_id,
-            sender=message.sender,
-            type=message.type,
-            ean=message.ean,
-            received_at=message.received_at,
-            payload_sha256=digest,
-            answer=json.dumps(outcome.answer),
+def apply_messages(
+    session: Session, texts: Sequence[str], readings: Readings, *, chunk: int = 20_000
+) -> list[dict[str, Any]]:
+    """Apply inbound messages in order, ``chunk`` per transaction; return the answer to each.
+
+    Messages on different access points never touch each other's state, so each chunk loads the
+    snapshots of its access points at once, runs the state machines in memory in message order, and
+    writes everything in bulk: the same register as one message per transaction, much faster."""
+    roles = _Roles(session)
+    answers: list[dict[str, Any]] = []
+    for start in range(0, len(texts), chunk):
+        try:
+            answers.extend(_apply_chunk(session, texts[start : start + chunk], readings, roles))
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+    return answers
+
+
+def _apply_chunk(
+    session: Session, texts: Sequence[str], readings: Readings, roles: _Roles
+) -> list[dict[str, Any]]:
+    parsed: list[tuple[m.Inbound, str] | dict[str, Any]] = []
+    for text in texts:
+        try:
+            message = m.parse_inbound_json(text)
+        except m.MalformedMessageError as error:
+            parsed.append(_malformed(str(error)))
+            continue
+        parsed.append((message, hashlib.sha256(message.model_dump_json().encode()).hexdigest()))
+    valid = [item for item in parsed if isinstance(item, tuple)]
+    loaded = load_snapshots(session, [message.ean for message, _ in valid], lock=True)
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for part in _slices([message.message_id for message, _ in valid]):
+        for row in session.scalars(sa.select(InboxMessage).where(InboxMessage.message_id.in_(part))):
+            seen[row.message_id] = (row.payload_sha256, json.loads(row.answer))
+    inbox: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
+    for item in parsed:
+        if not isinstance(item, tuple):
+            answers.append(item)
+            continue
+        message, digest = item
+        if message.message_id in seen:
+            stored_digest, stored = seen[message.message_id]
+            answers.append(stored if stored_digest == digest else _duplicate(message.message_id))
+            continue
+        state = loaded[message.ean]
+        codes = {message.sender, getattr(message, "brp", message.sender)}
+        outcome = handle(state.snapshot, message, roles.on(codes, market_day(message.received_at)), readings)
+        state.snapshot = apply_outcome(state.snapshot, outcome)
+        state.outcome.merge(outcome)
+        seen[message.message_id] = (digest, outcome.answer)
+        answers.append(outcome.answer)
+        inbox.append(
+            {
+                "message_id": message.message_id,
+                "sender": message.sender,
+                "type": message.type,
+                "ean": message.ean,
+                "received_at": message.received_at,
+                "payload_sha256": digest,
+                "answer": json.dumps(outcome.answer),
+            }
         )
-    )
-    session.flush()
-    return outcome.answer
+    _write(session, loaded.values())
+    if inbox:
+        session.execute(sa.insert(InboxMessage), inbox)
+    return answers
 
 
-def tick(session: Session, now: datetime, readings: Readings) -> int:
-    """Advance every access point with an open process to ``now`` and commit; return how many changed."""
+def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = 20_000) -> int:
+    """Advance every access point with an open process to ``now`` (``chunk`` access points per
+    transaction); return how many changed."""
     eans = session.scalars(
         sa.select(MarketProcess.ean)
         .where(MarketProcess.state.in_(list(OPEN_STATES)))
@@ -343,12 +478,12 @@ def tick(session: Session, now: datetime, readings: Readings) -> int:
         .order_by(MarketProcess.ean)
     ).all()
     changed = 0
-    for ean in eans:
-        snapshot, seeded = load_snapshot(session, ean, lock=True)
-        outcome = advance(snapshot, now, readings)
-        if outcome.events or outcome.reservations:
-            write_outcome(session, snapshot, seeded, outcome)
-            changed += 1
+    for start in range(0, len(eans), chunk):
+        loaded = load_snapshots(session, eans[start : start + chunk], lock=True)
+        for state in loaded.values():
+            state.outcome = advance(state.snapshot, now, readings)
+            changed += bool(state.outcome.events or state.outcome.reservations)
+        _write(session, loaded.values())
         session.commit()
     return changed
 
@@ -359,7 +494,7 @@ def register_state(
 ) -> dict[str, Any] | None:
     """What the register says about ``ean`` on ``day`` as known at ``known_at``, with the history of each
     attribute and the processes open on that day; None for an unknown EAN."""
-    snapshot, _ = load_snapshot(session, ean)
+    snapshot = load_snapshots(session, [ean])[ean].snapshot
     if not snapshot.known:
         return None
     open_on_day = [
