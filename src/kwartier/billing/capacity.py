@@ -127,7 +127,11 @@ def _quarter_rows(readings: ir.Table, key: str, bounds: list[tuple[int, int, int
         & (quarter >= first)
         & (quarter < end)
     )
-    month = ibis.cases(*((quarter < stop, index) for index, _, stop in bounds)).cast("int64")
+    month = (
+        ibis.literal(bounds[0][0], "int64")
+        if len(bounds) == 1
+        else ibis.cases(*((quarter < stop, index) for index, _, stop in bounds)).cast("int64")
+    )
     day_register = readings[TARIFF] == TariffPeriod.DAY.value
     return readings.select(
         readings[key],
@@ -160,10 +164,11 @@ def _per_month(rows: ir.Table, key: str, *, outside: bool = False) -> ir.Table:
 def is_day_period(quarter: ir.IntegerValue, first: int, end: int) -> ir.BooleanValue:
     """Whether quarter index ``quarter`` (within [first, end)) lies in the day tariff period: weekdays
     07:00–22:00 Europe/Brussels, the rule of :func:`kwartier.domain.channels.tariff_period`, in integer
-    arithmetic: local quarter = quarter + 4 (CET) or + 8 (CEST); its quarter of the week counts from
-    Monday 00:00 (epoch day 0 was a Thursday, so local quarter 384 began a Monday)."""
-    of_week = (quarter + _utc_offset_quarters(quarter, first, end) - FIRST_MONDAY_QUARTER) % QUARTERS_PER_WEEK
-    of_day = of_week % QUARTERS_PER_DAY
+    arithmetic on the UTC quarter: 07:00–22:00 local is 06:00–21:00 UTC in winter (offset 4 quarters) and
+    05:00–20:00 in summer (8), always on the same UTC date as the local one, so the weekday is that of the
+    UTC date (epoch day 0 was a Thursday: quarter 384 began a Monday)."""
+    of_week = (quarter - FIRST_MONDAY_QUARTER) % QUARTERS_PER_WEEK
+    of_day = (quarter + _utc_offset_quarters(quarter, first, end)) % QUARTERS_PER_DAY
     return (of_week < WEEKDAY_QUARTERS) & (of_day >= DAY_FIRST_QUARTER) & (of_day < DAY_END_QUARTER)
 
 

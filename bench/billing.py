@@ -1,0 +1,165 @@
+"""Benchmark of the capacity-tariff peaks (issue "Billing data"), see bench/README.md.
+
+``python -m bench.billing [--access-points N] [--spark-access-points N] [--json]`` measures, for one month
+of quarter-hour offtake of N access points (October 2026: 2,980 quarters, with the DST change), the
+monthly peaks and the billing peaks (with 11 earlier months of kept monthly peaks) on DuckDB, and on local
+PySpark for a subset; the baseline is DuckDB's bare scan of the same Parquet files, measured in the same
+run. The data is generated once per size into ``bench/out/billing-<N>/`` and kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kwartier.billing.capacity import billing_peaks, decode_peaks, monthly_peaks
+from kwartier.billing.months import QUARTER_SECONDS, month_bounds, month_index, quarter_index
+from kwartier.config import EngineName
+from kwartier.engine import DUCKDB_MEMORY_LIMIT, connect, load, local_spark_session, to_arrow
+
+OUT = Path(__file__).resolve().parent / "out"
+MONTH = date(2026, 10, 1)
+CHUNK = 62_500  # access points per Parquet file
+OTHER_CLOCK_SHARE = 1_000  # one access point in this many registers day and night on its own clock
+
+
+def generate(access_points: int) -> tuple[list[Path], Path]:
+    """Parquet files of one month of offtake quarters (columns of the store's readings) and a file of
+    11 earlier monthly peaks per access point; generated once per size."""
+    folder = OUT / f"billing-{access_points}"
+    done = folder / "done"
+    if not done.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        start, end = month_bounds(MONTH)
+        first, quarters = quarter_index(start), quarter_index(end) - quarter_index(start)
+        change = quarter_index(datetime(2026, 10, 25, 1, tzinfo=UTC))
+        con = duckdb.connect()
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; SET TimeZone = 'UTC'")
+        for chunk in range(0, access_points, CHUNK):
+            size = min(CHUNK, access_points - chunk)
+            local = f"q + CASE WHEN q < {change} THEN 8 ELSE 4 END"
+            day = f"(({local}) - 384) % 672 < 480 AND ({local}) % 96 BETWEEN 28 AND 87"
+            con.execute(
+                f"""COPY (
+                WITH aps AS (SELECT a, md5(a::VARCHAR)[:16] AS ap FROM range({chunk}, {chunk + size}) t(a)),
+                quarters AS (SELECT {first} + n AS q FROM range({quarters}) t(n))
+                SELECT ap, 'offtake' AS channel,
+                       CASE WHEN a % {OTHER_CLOCK_SHARE} = 0 OR {day} THEN 'day' ELSE 'night' END AS tariff,
+                       make_timestamptz(q * {QUARTER_SECONDS * 1_000_000}) AS start, 15::SMALLINT AS minutes,
+                       (hash(a * 7919 + q) % (CASE WHEN {day} THEN 700 ELSE 400 END))::BIGINT AS value,
+                       CASE WHEN hash(a * 31 + q) % 2000 = 0 THEN 'estimated' ELSE 'measured' END AS status,
+                       'bench' AS batch, TIMESTAMPTZ '2026-11-02 03:00:00+00' AS recorded_at
+                FROM aps, quarters ORDER BY a, q
+                ) TO '{folder}/month-{chunk // CHUNK:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)"""
+            )
+        con.execute(
+            f"""COPY (SELECT md5(a::VARCHAR)[:16] AS ap, {month_index(MONTH)} - m AS month_index,
+                       (hash(a * 13 + m) % 9000)::BIGINT AS peak_w
+                FROM range({access_points}) t(a), range(1, 12) s(m))
+                TO '{folder}/history.parquet' (FORMAT parquet, COMPRESSION zstd)"""
+        )
+        con.close()
+        done.touch()
+    return sorted(folder.glob("month-*.parquet")), folder / "history.parquet"
+
+
+def _listed(files: list[Path]) -> str:
+    return "[" + ", ".join(f"'{f}'" for f in files) + "]"
+
+
+def baseline_scan(files: list[Path]) -> float:
+    """Seconds DuckDB needs for a bare scan of the files: every row's access point and value."""
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    started = time.perf_counter()
+    con.execute(f"SELECT count(DISTINCT ap), sum(value) FROM read_parquet({_listed(files)})").fetchall()
+    return time.perf_counter() - started
+
+
+def run_peaks(backend: Any, readings: Any, history: Any) -> tuple[int, int]:
+    """Monthly peaks of the month and billing peaks over it and the kept history; (peaks, billing rows)."""
+    monthly = decode_peaks(to_arrow(monthly_peaks(readings, "ap", [MONTH])))
+    kept = history.union(load(backend, monthly.select(["ap", "month_index", "peak_w"])))
+    billing = to_arrow(billing_peaks(kept, "ap", [MONTH]))
+    return monthly.num_rows, billing.num_rows
+
+
+def bench_duckdb(files: list[Path], history: Path) -> dict[str, Any]:
+    backend = connect(EngineName.DUCKDB)
+    backend.raw_sql(
+        "CREATE TEMP VIEW readings AS SELECT *, "
+        f"epoch_us(start) // {QUARTER_SECONDS * 1_000_000} AS quarter FROM read_parquet({_listed(files)})"
+    )
+    started = time.perf_counter()
+    peaks, billed = run_peaks(backend, backend.table("readings"), backend.read_parquet(history))
+    return {"seconds": time.perf_counter() - started, "monthly_peaks": peaks, "billing_peaks": billed}
+
+
+def bench_spark(files: list[Path], history: Path, access_points: int) -> dict[str, Any]:
+    backend = connect(EngineName.SPARK, spark_session=local_spark_session())
+    parts = [backend.read_parquet(str(f)) for f in files]
+    raw = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    readings = raw.mutate(quarter=(raw.start.epoch_seconds() // QUARTER_SECONDS).cast("int64"))
+    kept = backend.read_parquet(str(history))
+    started = time.perf_counter()
+    peaks, billed = run_peaks(backend, readings, kept.semi_join(readings.select("ap").distinct(), "ap"))
+    return {
+        "seconds": time.perf_counter() - started,
+        "monthly_peaks": peaks,
+        "billing_peaks": billed,
+        "access_points": access_points,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--access-points", type=int, default=1_000_000)
+    parser.add_argument("--spark-access-points", type=int, default=CHUNK, help="0 skips PySpark")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    files, history = generate(args.access_points)
+    generated = time.perf_counter() - started
+    rows = int(
+        duckdb.connect().execute(f"SELECT count(*) FROM read_parquet({_listed(files)})").fetchall()[0][0]
+    )
+    scan = baseline_scan(files)
+    duck = bench_duckdb(files, history)
+    result: dict[str, Any] = {
+        "access_points": args.access_points,
+        "quarter_rows": rows,
+        "generate_seconds": round(generated, 1),
+        "baseline_scan_seconds": round(scan, 2),
+        "duckdb_seconds": round(duck["seconds"], 2),
+        "duckdb_rows_per_second": round(rows / duck["seconds"]),
+        "duckdb_vs_bare_scan": round(duck["seconds"] / scan, 2),
+        "monthly_peaks": duck["monthly_peaks"],
+        "billing_peaks": duck["billing_peaks"],
+        "bar_seconds": 60,
+    }
+    if args.spark_access_points:
+        subset = files[: max(1, args.spark_access_points // CHUNK)]
+        spark = bench_spark(subset, history, min(args.access_points, len(subset) * CHUNK))
+        result["spark_access_points"] = spark["access_points"]
+        result["spark_seconds"] = round(spark["seconds"], 2)
+        result["spark_rows_per_second"] = round(
+            spark["access_points"] * rows / args.access_points / spark["seconds"]
+        )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    width = max(map(len, result))
+    for name, value in result.items():
+        print(
+            f"{name:<{width}}  {value:,}" if isinstance(value, int | float) else f"{name:<{width}}  {value}"
+        )
+
+
+if __name__ == "__main__":
+    main()
