@@ -13,20 +13,40 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from kwartier.config import load_settings
 from kwartier.engine import connect, load, to_arrow
-from kwartier.sharing.allocation import PARTICIPANT, START, allocate
+from kwartier.registry.sharing_groups import AllocationKey
+from kwartier.schema import AP
+from kwartier.sharing.allocation import (
+    INJECTION_WH,
+    NET_INJECTION_WH,
+    NET_OFFTAKE_WH,
+    OFFTAKE_WH,
+    PARTICIPANT,
+    SHARED_WH,
+    START,
+    allocate,
+)
+from kwartier.sharing.compare import (
+    ENERGY_PRICE_EUR_PER_KWH,
+    INJECTION_COMPENSATION_EUR_PER_KWH,
+    KeyOutcome,
+    compare_keys,
+)
 from kwartier.sharing.group import Group
 from kwartier.sharing.inputs import InputError, read_group, read_readings, wh_to_kwh_text, write_result
+from kwartier.sharing.participation import ParticipationError
+from kwartier.sharing.settlement import ESTIMATED_QUARTERS, MONTH, TARIFF, settle
 from kwartier.sharing.totals import Totals, amount_eur, check_conservation, totals_per_participant
 
 app = typer.Typer(help="Energy sharing and peer-to-peer sale, per quarter hour.", no_args_is_help=True)
@@ -138,9 +158,174 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _decimal(text: str) -> Decimal:
-    return Decimal(text)
-
-
 def _instant(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+    """An ISO-8601 instant; a naive one is taken as UTC."""
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Data home (default: $KWARTIER_HOME or ./kwartier-data).")
+]
+GroupOption = Annotated[str, typer.Option("--group", help="Code of the registered sharing group.")]
+FromOption = Annotated[str, typer.Option("--from", help="First market day (YYYY-MM-DD).")]
+ToOption = Annotated[str, typer.Option("--to", help="Market day after the last one (YYYY-MM-DD).")]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Use the data as known at this instant (default: now).")
+]
+
+
+@app.command("run")
+def run_settlement(
+    group: GroupOption,
+    date_from: FromOption,
+    date_to: ToOption,
+    as_of: AsOfOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Settle a registered group on validated data from the store; write Parquet under the data home."""
+    settings = load_settings(home)
+    try:
+        run = settle(settings, group, _day(date_from), _day(date_to), _instant(as_of))
+    except (LookupError, ParticipationError) as error:
+        raise _fail(str(error)) from error
+    if as_json:
+        sys.stdout.write(json.dumps({**run.summary, "directory": str(run.directory)}, indent=2) + "\n")
+        return
+    print_monthly(run.monthly)
+    summary = run.summary
+    err.print(
+        f"{summary['participant_quarters']:,} participant-quarters settled "
+        f"({summary['estimated_quarters']:,} with estimated data, {summary['missing_quarters']:,} missing); "
+        f"{len(summary['warnings'])} warnings; written to {run.directory}"
+    )
+
+
+def print_monthly(monthly: pa.Table) -> None:
+    """The monthly result per participant (pseudonym) and tariff period [kWh]."""
+    table = Table(title="monthly result per participant and tariff period (kWh)")
+    for column in (
+        "ap",
+        "month",
+        "tariff",
+        "offtake",
+        "injection",
+        "shared",
+        "net offtake",
+        "net injection",
+        "est.",
+    ):
+        table.add_column(column, justify="left" if column in ("ap", "month", "tariff") else "right")
+    for row in monthly.to_pylist():
+        table.add_row(
+            row[AP],
+            row[MONTH].strftime("%Y-%m"),
+            row[TARIFF],
+            *(
+                wh_to_kwh_text(row[c])
+                for c in (OFFTAKE_WH, INJECTION_WH, SHARED_WH, NET_OFFTAKE_WH, NET_INJECTION_WH)
+            ),
+            str(row[ESTIMATED_QUARTERS]),
+        )
+    out.print(table)
+
+
+@app.command()
+def compare(
+    group: GroupOption,
+    date_from: FromOption,
+    date_to: ToOption,
+    energy_price: Annotated[
+        str, typer.Option(help="Energy component the receiver no longer pays [EUR/kWh] (seed 002: 0.41).")
+    ] = str(ENERGY_PRICE_EUR_PER_KWH),
+    compensation: Annotated[
+        str,
+        typer.Option(help="Injection compensation the injector no longer gets [EUR/kWh] (seed 002: 0.21)."),
+    ] = str(INJECTION_COMPENSATION_EUR_PER_KWH),
+    as_of: AsOfOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the three keys on past data: shared energy, self-sufficiency and money, per participant."""
+    settings = load_settings(home)
+    try:
+        outcomes = compare_keys(
+            settings,
+            group,
+            _day(date_from),
+            _day(date_to),
+            as_of=_instant(as_of),
+            energy_price=Decimal(energy_price),
+            compensation=Decimal(compensation),
+        )
+    except (LookupError, ParticipationError) as error:
+        raise _fail(str(error)) from error
+    by_key = {key: [o for o in outcomes if o.key is key] for key in AllocationKey}
+    if as_json:
+        document = {
+            key.value: {
+                "participants": [
+                    {
+                        **participant_document(o.totals, label=o.ean),
+                        "saving_eur": float(o.saving_eur),
+                        "lost_compensation_eur": float(o.lost_compensation_eur),
+                        "benefit_eur": float(o.benefit_eur),
+                    }
+                    for o in rows
+                ],
+                "total": _total_document(rows),
+            }
+            for key, rows in by_key.items()
+        }
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
+    table = Table(title=f"group {group}: the three keys on [{date_from}, {date_to})")
+    for column in (
+        "key",
+        "participant",
+        "shared kWh",
+        "self-sufficiency",
+        "saving EUR",
+        "lost comp. EUR",
+        "net EUR",
+    ):
+        table.add_column(column, justify="left" if column in ("key", "participant") else "right")
+    for key, rows in by_key.items():
+        for o in rows:
+            table.add_row(
+                key.value,
+                o.ean,
+                wh_to_kwh_text(o.totals.shared_wh),
+                f"{o.totals.self_sufficiency:.1%}",
+                str(o.saving_eur),
+                str(o.lost_compensation_eur),
+                str(o.benefit_eur),
+            )
+        total = _total_document(rows)
+        table.add_row(
+            key.value,
+            "[bold]group[/bold]",
+            f"{total['shared_kwh']:.3f}",
+            f"{total['self_sufficiency']:.1%}",
+            f"{total['saving_eur']:.2f}",
+            f"{total['lost_compensation_eur']:.2f}",
+            f"{total['benefit_eur']:.2f}",
+            end_section=True,
+        )
+    out.print(table)
+
+
+def _total_document(rows: list[KeyOutcome]) -> dict[str, float]:
+    shared = sum(o.totals.shared_wh for o in rows)
+    offtake = sum(o.totals.offtake_wh for o in rows)
+    return {
+        "shared_kwh": _kwh(shared),
+        "offtake_kwh": _kwh(offtake),
+        "self_sufficiency": round(shared / offtake, 4) if offtake else 0.0,
+        "saving_eur": float(sum((o.saving_eur for o in rows), Decimal(0))),
+        "lost_compensation_eur": float(sum((o.lost_compensation_eur for o in rows), Decimal(0))),
+        "benefit_eur": float(sum((o.benefit_eur for o in rows), Decimal(0))),
+    }
