@@ -48,14 +48,14 @@ def generate(access_points: int) -> tuple[list[Path], Path]:
             con.execute(
                 f"""COPY (
                 WITH aps AS (SELECT a, md5(a::VARCHAR)[:16] AS ap FROM range({chunk}, {chunk + size}) t(a)),
-                quarters AS (SELECT {first} + n AS q FROM range({quarters}) t(n))
+                quarters AS (SELECT a, ap, unnest(range({first}, {first + quarters})) AS q FROM aps)
                 SELECT ap, 'offtake' AS channel,
                        CASE WHEN a % {OTHER_CLOCK_SHARE} = 0 OR {day} THEN 'day' ELSE 'night' END AS tariff,
                        make_timestamptz(q * {QUARTER_SECONDS * 1_000_000}) AS start, 15::SMALLINT AS minutes,
                        (hash(a * 7919 + q) % (CASE WHEN {day} THEN 700 ELSE 400 END))::BIGINT AS value,
                        CASE WHEN hash(a * 31 + q) % 2000 = 0 THEN 'estimated' ELSE 'measured' END AS status,
                        'bench' AS batch, TIMESTAMPTZ '2026-11-02 03:00:00+00' AS recorded_at
-                FROM aps, quarters ORDER BY a, q
+                FROM quarters
                 ) TO '{folder}/month-{chunk // CHUNK:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)"""
             )
         con.execute(
