@@ -48,6 +48,7 @@ def _gln(code: str) -> str:
 
 
 Ean = Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$"), AfterValidator(validate_ean)]
+KnownEan = Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$")]
 Gln = Annotated[str, StringConstraints(pattern=r"^[0-9]{13}$"), AfterValidator(_gln)]
 MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,80}$")]
 OutboundId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,160}$")]
@@ -178,7 +179,7 @@ class OutboundBase(_Message):
     message_id: OutboundId
     recipient: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     created_at: AwareDatetime
-    ean: Ean | None
+    ean: KnownEan | None  # taken from a validated inbound message
     process_id: OutboundId | None
 
 

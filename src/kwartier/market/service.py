@@ -53,6 +53,7 @@ from kwartier.market.processes import (
 from kwartier.market.register import Fact, history, market_day, state_at
 from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, MeasurementRegime
 from kwartier.registry.access_register import RegisterFact
+from kwartier.registry.base import Base
 from kwartier.registry.codes import PartyRole
 from kwartier.registry.installations import ProductionInstallation
 from kwartier.registry.market_processes import InboxMessage, MarketProcess, ProcessEvent
@@ -149,9 +150,15 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
     return facts
 
 
-def _fact(row: RegisterFact) -> Fact:
-    value = None if row.value is None else json.loads(row.value)
-    return Fact(row.ean, row.attribute, value, row.valid_from, row.recorded_at, row.process_id, row.source)
+_FACT_COLUMNS = (
+    RegisterFact.ean,
+    RegisterFact.attribute,
+    RegisterFact.value,
+    RegisterFact.valid_from,
+    RegisterFact.recorded_at,
+    RegisterFact.process_id,
+    RegisterFact.source,
+)
 
 
 def _process(row: MarketProcess) -> Process:
@@ -213,9 +220,12 @@ def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False)
         if lock and session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         known.update(session.scalars(query))
-        stored = sa.select(RegisterFact).where(RegisterFact.ean.in_(part)).order_by(RegisterFact.id)
-        for row in session.scalars(stored):
-            facts.setdefault(row.ean, []).append(_fact(row))
+        stored = sa.select(*_FACT_COLUMNS).where(RegisterFact.ean.in_(part)).order_by(RegisterFact.id)
+        for ean, attribute, value, valid_from, recorded_at, process_id, source in session.execute(stored):
+            fact_value = None if value is None else json.loads(value)
+            facts.setdefault(ean, []).append(
+                Fact(ean, attribute, fact_value, valid_from, recorded_at, process_id, source)
+            )
         for process_row in session.scalars(sa.select(MarketProcess).where(MarketProcess.ean.in_(part))):
             processes.setdefault(process_row.ean, []).append(_process(process_row))
         active = sa.select(ReservationRow).where(
@@ -290,6 +300,11 @@ def _reservation_row(r: Reservation) -> dict[str, Any]:
     }
 
 
+def _insert(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` with one Core executemany (no ORM bookkeeping, no RETURNING)."""
+    session.connection().execute(Base.metadata.tables[table].insert(), rows)
+
+
 def _write(session: Session, loaded: Iterable[_Loaded]) -> None:
     """Write the changes of every loaded snapshot, in bulk (plus the master-data facts a snapshot was
     computed on, the first time a process changes it)."""
@@ -345,7 +360,7 @@ def _write(session: Session, loaded: Iterable[_Loaded]) -> None:
         (OutboxMessage, messages),
     ):
         if rows:
-            session.execute(sa.insert(model), rows)
+            _insert(session, model.__tablename__, rows)
     for model, rows in ((MarketProcess, changed_processes), (ReservationRow, changed_reservations)):
         if rows:
             session.execute(sa.update(model), rows)
@@ -416,6 +431,16 @@ def apply_messages(
     return answers
 
 
+def _inbox(session: Session, message_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Payload digest and answer of each of ``message_ids`` already in the inbox."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    query = sa.select(InboxMessage.message_id, InboxMessage.payload_sha256, InboxMessage.answer)
+    for part in _slices(message_ids):
+        for message_id, digest, answer in session.execute(query.where(InboxMessage.message_id.in_(part))):
+            seen[message_id] = (digest, json.loads(answer))
+    return seen
+
+
 def _apply_chunk(
     session: Session, texts: Sequence[str], readings: Readings, roles: _Roles
 ) -> list[dict[str, Any]]:
@@ -428,11 +453,10 @@ def _apply_chunk(
             continue
         parsed.append((message, hashlib.sha256(message.model_dump_json().encode()).hexdigest()))
     valid = [item for item in parsed if isinstance(item, tuple)]
-    loaded = load_snapshots(session, [message.ean for message, _ in valid], lock=True)
-    seen: dict[str, tuple[str, dict[str, Any]]] = {}
-    for part in _slices([message.message_id for message, _ in valid]):
-        for row in session.scalars(sa.select(InboxMessage).where(InboxMessage.message_id.in_(part))):
-            seen[row.message_id] = (row.payload_sha256, json.loads(row.answer))
+    seen = _inbox(session, [message.message_id for message, _ in valid])
+    new = [message for message, _ in valid if message.message_id not in seen]
+    loaded = load_snapshots(session, [message.ean for message in new], lock=True)
+    seen.update(_inbox(session, [message.message_id for message in new]))  # applied meanwhile, under the lock
     inbox: list[dict[str, Any]] = []
     answers: list[dict[str, Any]] = []
     for item in parsed:
@@ -464,7 +488,7 @@ def _apply_chunk(
         )
     _write(session, loaded.values())
     if inbox:
-        session.execute(sa.insert(InboxMessage), inbox)
+        _insert(session, InboxMessage.__tablename__, inbox)
     return answers
 
 

@@ -1,0 +1,316 @@
+"""Benchmark of the supply market (issue 3): replay N market messages over M access points, on SQLite and
+PostgreSQL; prints a table or JSON.
+
+``python -m bench.market [--access-points 500000] [--messages 1000000] [--backend sqlite|postgresql]``
+
+The registry gets M electricity access points with a digital meter, SMR1 and a capacity (bulk insert, not
+timed). The stream (deterministic): a move-in per access point, then switches, move-outs and move-ins,
+regime changes, PV registrations and end-of-supply notices, about 3 % of them faulty (wrong customer,
+unknown EAN, retroactive switch, bad JSON); received over a year, in time order. Remote readings come from
+a function (the store's read per message is not part of this figure). Timed: ``apply_messages`` of the
+whole stream (the replay), then the same stream again (every message already applied: idempotent).
+PostgreSQL: ``KWARTIER_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
+names the server; the benchmark creates and drops its own database there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import shutil
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from kwartier.domain.ean import check_digit, with_check_digit
+from kwartier.market import service
+from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, GridArea, MeasurementRegime
+from kwartier.registry.database import open_registry, upgrade
+from kwartier.registry.meters import Meter, MeterInstallation
+from kwartier.registry.parties import Party, PartyRoleAssignment
+
+OUT = Path(__file__).resolve().parent / "out"
+START = date(2026, 1, 1)
+LOADED = datetime(2025, 12, 1, tzinfo=UTC)
+
+
+def _gln(number: int) -> str:
+    payload = f"541449910{number:03d}"
+    return payload + str(check_digit(payload))
+
+
+SUPPLIERS = [_gln(n) for n in range(1, 9)]
+BRP = _gln(100)
+DSO = _gln(200)
+
+
+def ean_of(number: int) -> str:
+    """EAN-18 of access point ``number``."""
+    return with_check_digit(f"541448830{number:08d}")
+
+
+def build_registry(url: str, access_points: int) -> None:
+    """A migrated registry with the parties and ``access_points`` access points (bulk insert)."""
+    upgrade(url)
+    factory = open_registry(url)
+    with factory() as session, session.begin():
+        session.add(GridArea(code="GA1", name="Bench"))
+        parties = [(code, "supplier") for code in SUPPLIERS] + [(BRP, "brp"), (DSO, "dso")]
+        for number, (code, role) in enumerate(parties, start=1):
+            session.execute(sa.insert(Party), [{"id": number, "code": code, "name": code}])
+            session.execute(
+                sa.insert(PartyRoleAssignment),
+                [{"party_id": number, "role": role, "valid_from": date(2003, 7, 1), "valid_to": None}],
+            )
+        for start in range(0, access_points, 50_000):
+            numbers = range(start, min(start + 50_000, access_points))
+            session.execute(
+                sa.insert(AccessPoint),
+                [
+                    {
+                        "ean": ean_of(n),
+                        "energy": "electricity",
+                        "grid_area": "GA1",
+                        "connected_from": date(2020, 1, 1),
+                        "created_at": LOADED,
+                    }
+                    for n in numbers
+                ],
+            )
+            session.execute(
+                sa.insert(Meter),
+                [
+                    {"id": n + 1, "serial": f"M{n}", "kind": "digital", "energy": "electricity"}
+                    for n in numbers
+                ],
+            )
+            session.execute(
+                sa.insert(MeterInstallation),
+                [
+                    {"ean": ean_of(n), "meter_id": n + 1, "valid_from": date(2020, 1, 1), "valid_to": None}
+                    for n in numbers
+                ],
+            )
+            session.execute(
+                sa.insert(MeasurementRegime),
+                [
+                    {"ean": ean_of(n), "regime": "SMR1", "valid_from": date(2020, 1, 1), "valid_to": None}
+                    for n in numbers
+                ],
+            )
+            session.execute(
+                sa.insert(ConnectionCapacity),
+                [
+                    {
+                        "ean": ean_of(n),
+                        "capacity": 9.2,
+                        "unit": "kVA",
+                        "valid_from": date(2020, 1, 1),
+                        "valid_to": None,
+                    }
+                    for n in numbers
+                ],
+            )
+    factory.kw["bind"].dispose()
+
+
+def stream(access_points: int, messages: int, seed: int = 7) -> list[str]:
+    """The message stream of the module docstring, as JSON lines in time order."""
+    rng = random.Random(seed)
+    occupant = {n: f"C{n}" for n in range(access_points)}
+    supplier = {n: SUPPLIERS[n % len(SUPPLIERS)] for n in range(access_points)}
+    lines: list[str] = []
+
+    def add(type_: str, number: int, sender: str, received: datetime, **fields: Any) -> None:
+        document = {
+            "type": type_,
+            "version": 1,
+            "message_id": f"b{len(lines)}",
+            "sender": sender,
+            "received_at": received.isoformat(),
+            "ean": ean_of(number),
+            **fields,
+        }
+        lines.append(json.dumps(document))
+
+    for n in range(min(access_points, messages)):  # everyone moves in on the first day
+        add(
+            "move_in",
+            n,
+            supplier[n],
+            datetime(2026, 1, 1, 6, tzinfo=UTC) + timedelta(seconds=n % 3600),
+            customer=occupant[n],
+            move_date=START.isoformat(),
+            brp=BRP,
+        )
+    rest = messages - len(lines)
+    for i in range(rest):
+        received = datetime(2026, 1, 2, tzinfo=UTC) + timedelta(seconds=int(i * 360 * 86_400 / max(rest, 1)))
+        today = received.date()
+        n = rng.randrange(access_points)
+        roll = rng.random()
+        ahead = (today + timedelta(days=rng.randint(1, 30))).isoformat()
+        if roll < 0.01:
+            lines.append("{not json")
+            continue
+        if roll < 0.02:
+            add(
+                "switch_request",
+                n,
+                SUPPLIERS[0],
+                received,
+                customer="nobody",
+                consent_date=today.isoformat(),
+                effective_date=ahead,
+                brp=BRP,
+            )
+            continue
+        if roll < 0.03:
+            add(
+                "switch_request",
+                n,
+                SUPPLIERS[1],
+                received,
+                customer=occupant[n],
+                consent_date=today.isoformat(),
+                effective_date=(today - timedelta(days=3)).isoformat(),
+                brp=BRP,
+            )
+            continue
+        if roll < 0.45:
+            new = rng.choice([s for s in SUPPLIERS if s != supplier[n]])
+            add(
+                "switch_request",
+                n,
+                new,
+                received,
+                customer=occupant[n],
+                consent_date=today.isoformat(),
+                effective_date=ahead,
+                brp=BRP,
+            )
+            supplier[n] = new
+        elif roll < 0.65:
+            add("move_out", n, supplier[n], received, customer=occupant[n], move_date=today.isoformat())
+        elif roll < 0.85:
+            occupant[n] = f"C{n}-{i}"
+            supplier[n] = rng.choice(SUPPLIERS)
+            add(
+                "move_in",
+                n,
+                supplier[n],
+                received,
+                customer=occupant[n],
+                move_date=today.isoformat(),
+                brp=BRP,
+            )
+        elif roll < 0.95:
+            add(
+                "regime_change_request",
+                n,
+                supplier[n],
+                received,
+                regime=rng.choice(["SMR1", "SMR3"]),
+                effective_date=ahead,
+                requested_by="customer",
+            )
+        else:
+            add(
+                "production_registration",
+                n,
+                DSO,
+                received,
+                kind="pv",
+                kva=round(rng.uniform(2, 9), 1),
+                commissioned_on=(today - timedelta(days=rng.randint(0, 40))).isoformat(),
+                notified_on=(today - timedelta(days=rng.randint(0, 40))).isoformat(),
+            )
+    return lines
+
+
+def _reading(ean: str, day: date) -> dict[str, int]:
+    return {"offtake/day": (int(ean[-9:-1]) * 7 + day.toordinal() * 11) % 10_000_000}
+
+
+def run(backend: str, access_points: int, messages: int) -> dict[str, Any]:
+    """Build the registry, replay the stream, replay it again; the figures."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    admin = None
+    if backend == "sqlite":
+        folder = OUT / "market"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        url = f"sqlite:///{folder / 'registry.sqlite'}"
+    else:
+        server = make_url(
+            os.environ.get(
+                "KWARTIER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+            )
+        )
+        name = f"kwartier_bench_{secrets.token_hex(4)}"
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        build_registry(url, access_points)
+        lines = stream(access_points, messages)
+        factory = open_registry(url)
+        with factory() as session:
+            started = time.perf_counter()
+            answers = service.apply_messages(session, lines, _reading, chunk=50_000)
+            replay = time.perf_counter() - started
+            started = time.perf_counter()
+            again = service.apply_messages(session, lines, _reading, chunk=50_000)
+            idempotent = time.perf_counter() - started
+            assert again == answers
+            facts = session.execute(sa.text("SELECT count(*) FROM register_facts")).scalar_one()
+            outbox = session.execute(sa.text("SELECT count(*) FROM market_outbox")).scalar_one()
+        factory.kw["bind"].dispose()
+    finally:
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(
+                    sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+                )
+            admin.dispose()
+    accepted = sum(1 for answer in answers if answer["accepted"])
+    return {
+        "backend": backend,
+        "access_points": access_points,
+        "messages": len(lines),
+        "accepted": accepted,
+        "rejected": len(lines) - accepted,
+        "replay_s": round(replay, 1),
+        "messages_per_s": round(len(lines) / replay),
+        "replay_again_s": round(idempotent, 1),
+        "register_facts": facts,
+        "outbox_messages": outbox,
+    }
+
+
+def main() -> None:
+    """Parse the arguments, run, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--access-points", type=int, default=500_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = [run(backend, args.access_points, args.messages) for backend in args.backend or ["sqlite"]]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for result in results:
+        print("  ".join(f"{key}={value}" for key, value in result.items()))
+
+
+if __name__ == "__main__":
+    main()
