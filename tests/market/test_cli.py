@@ -46,6 +46,7 @@ def test_market_commands_on_a_message_file(tmp_path: Path) -> None:
     )
     assert before["grid_user"] is None and before["status"] == "connected"
     assert runner.invoke(app, ["market", "state", UNKNOWN, *home]).exit_code == 1
+    assert runner.invoke(app, ["market", "state", E1, "--at", "2026-02-30", *home]).exit_code == 2
 
     queue = runner.invoke(app, ["market", "queue", "--now", "2026-01-20T00:00:00Z", *home, "--json"])
     (item,) = json.loads(queue.stdout)

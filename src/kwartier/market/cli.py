@@ -28,6 +28,7 @@ from kwartier.config import Settings, load_settings
 from kwartier.market import service
 from kwartier.market.blocks import blocked_report
 from kwartier.market.processes import Index, Readings
+from kwartier.market.register import market_day
 
 EXIT_FAILED = 1
 app = typer.Typer(help="Supply market: the access register and its market processes.", no_args_is_help=True)
@@ -49,10 +50,21 @@ def _print_json(document: Any) -> None:
 
 
 def _instant(text: str | None) -> datetime:
+    """An ISO-8601 instant (a date or a naive time is taken as UTC); now when not given."""
     if text is None:
         return datetime.now(UTC)
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise typer.BadParameter(f"{text!r} is no ISO-8601 instant") from error
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise typer.BadParameter(f"{text!r} is no date (YYYY-MM-DD)") from error
 
 
 def _no_reading(_ean: str, _day: date) -> Index | None:
@@ -149,7 +161,9 @@ def tick(now: NowOption = None, home: HomeOption = None, as_json: JsonOption = F
 @app.command()
 def state(
     ean: Annotated[str, typer.Argument(help="EAN-18 of the access point.")],
-    at: Annotated[str | None, typer.Option("--at", help="Market day (YYYY-MM-DD; default today).")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Market day (YYYY-MM-DD; default today in Europe/Brussels).")
+    ] = None,
     known_at: Annotated[
         str | None, typer.Option("--known-at", help="As the register knew it at this instant (ISO 8601).")
     ] = None,
@@ -158,7 +172,7 @@ def state(
 ) -> None:
     """What the access register says about EAN on a day (past or future), with each attribute's history."""
     settings = load_settings(home)
-    day = date.fromisoformat(at) if at else datetime.now(UTC).date()
+    day = _day(at) if at else market_day(datetime.now(UTC))
     with _registry(settings) as session:
         document = service.register_state(session, ean, day, _instant(known_at) if known_at else None)
     if document is None:
