@@ -18,6 +18,7 @@ from kwartier.market.codes import (
     RejectionCode,
 )
 from kwartier.market.processes import TRANSITIONS, Outcome, Process, Snapshot, TransitionError, _Work, advance
+from kwartier.market.processes import apply_outcome as fold
 from kwartier.market.register import value_at
 from tests.market.helpers import (
     BALANS,
@@ -31,7 +32,6 @@ from tests.market.helpers import (
     VOLT,
     Readings,
     at,
-    fold,
     master,
     message,
     midnight,

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from kwartier.market import messages as m
 from kwartier.market.codes import OPEN_STATES, Attribute
 from kwartier.market.processes import Outcome, Snapshot, advance, handle
+from kwartier.market.processes import apply_outcome as fold
 from kwartier.market.register import value_at
 from tests.market.helpers import (
     BALANS,
@@ -28,7 +29,6 @@ from tests.market.helpers import (
     WATT,
     Readings,
     at,
-    fold,
     master,
     message,
 )
