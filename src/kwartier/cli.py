@@ -7,7 +7,6 @@ files were still processed; 2 wrong usage (Typer); 3 ``--strict`` was given and 
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kwartier import __version__
 from kwartier.billing import cli as billing_cli
+from kwartier.cli_options import HomeOption, JsonOption, err, out, print_json
 from kwartier.config import load_settings
 from kwartier.market import cli as market_cli
 from kwartier.sharing import cli as sharing_cli
@@ -40,14 +39,6 @@ app.command("billing-refresh")(billing_cli.billing_refresh)
 EXIT_FAILED = 1
 EXIT_QUARANTINE = 3
 
-err = Console(stderr=True)
-out = Console()
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Data home (default: $KWARTIER_HOME or ./kwartier-data).")
-]
-
 
 def _instant(text: str | None) -> datetime | None:
     """An ISO-8601 instant; a date or a naive time is taken as UTC."""
@@ -55,10 +46,6 @@ def _instant(text: str | None) -> datetime | None:
         return None
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
 
 
 @contextmanager
@@ -119,7 +106,7 @@ def registry_load(
     with sessions() as session, session.begin():
         counts = load_master_data(session, master_dir)
     if as_json:
-        _print_json(counts)
+        print_json(counts)
     else:
         for table, count in counts.items():
             out.print(f"{table:>24}: {count:>9,}")
@@ -166,7 +153,7 @@ def ingest(
                 failures.append({"file": str(path), "error": str(error)})
                 err.print(f"[red]{error}[/red]")
     if as_json:
-        _print_json({"batches": [r.as_dict() for r in reports], "failed": failures})
+        print_json({"batches": [r.as_dict() for r in reports], "failed": failures})
     else:
         _print_batch_table(reports)
         for report in reports:
@@ -297,7 +284,7 @@ def simulate(
     with progress_bar(not as_json) as update:
         summary = simulate_region(config, out, update)
     if as_json:
-        _print_json(asdict(summary))
+        print_json(asdict(summary))
     else:
         out_console = summary
         err.print(
@@ -323,7 +310,7 @@ def validate(
         settings, _days(date_from, date_to), as_of=_instant(as_of), history_days=history_days
     )
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
         return
     out.print(f"validation batch {report.batch[:12]}…: {report.status}")
     out.print(
@@ -356,7 +343,7 @@ def quality(
     first = date_from or (date.fromisoformat(end) - timedelta(days=7)).isoformat()
     report = quality_report(settings, _days(first, end), as_of=moment)
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
         return
     for table in render(report):
         out.print(table)
@@ -370,7 +357,7 @@ def store_compact(home: HomeOption = None, as_json: JsonOption = False) -> None:
     settings = load_settings(home)
     info = MeterStore.open(settings.store_dir).compact("readings")
     if as_json:
-        _print_json(info)
+        print_json(info)
     else:
         out.print(info)
 
@@ -390,7 +377,7 @@ def store_batches(
     with open_registry(settings.registry_url)() as session:
         records = list_batches(session, limit)
     if as_json:
-        _print_json(
+        print_json(
             [{"batch": r.batch_id, "kind": r.kind, "file": r.file_name, "report": r.report} for r in records]
         )
         return
@@ -429,7 +416,7 @@ def demo(
         result = run_demo(settings, config, update)
     assert result.quality is not None
     if as_json:
-        _print_json({"totals": result.totals(), "quality": result.quality.as_dict()})
+        print_json({"totals": result.totals(), "quality": result.quality.as_dict()})
         return
     _print_batch_table(result.batches)
     totals = result.totals()

@@ -7,8 +7,6 @@ Exit codes: 0 success; 1 a file could not be read, or there is nothing to comput
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,26 +14,15 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from kwartier.billing.peak_report import peak_report, peaks_document
 from kwartier.billing.prosumer import DEFAULT_PROSUMER_EUR_PER_KVA_YEAR
+from kwartier.cli_options import HomeOption, JsonOption, err, out, print_json
 from kwartier.config import EngineName, load_settings
 
 EXIT_FAILED = 1
-err = Console(stderr=True)
-out = Console()
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Data home (default: $KWARTIER_HOME or ./kwartier-data).")
-]
 EngineOption = Annotated[EngineName, typer.Option("--engine", help="Calculation engine.")]
-
-
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -68,7 +55,7 @@ def peaks(
     else:
         raise _fail("give either files or --ean")
     if as_json:
-        _print_json(document)
+        print_json(document)
         return
     for point in document["access_points"]:
         _print_peaks(point)
@@ -92,7 +79,7 @@ def _peaks_of_files(backend: Any, files: list[Path]) -> dict[str, Any]:
     document = peaks_document(report, "ean")
     document["rejected_rows"] = len(content.rejections)
     if report.num_rows == 0:
-        _print_json(document)
+        print_json(document)
         raise _fail("the files hold no quarter-hour offtake and no monthly peaks")
     return document
 
@@ -133,7 +120,7 @@ def billing_refresh(
 
     report = refresh(load_settings(home), [_month(m) for m in months] if months else None)
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
         return
     err.print(
         f"recomputed {len(report.recomputed)} month(s) ({report.access_point_months:,} access-point months), "
@@ -199,7 +186,7 @@ def billing(
     except ValueError as error:
         raise _fail(str(error)) from error
     if as_json:
-        _print_json(document)
+        print_json(document)
         return
     _print_statement(document)
 
