@@ -21,7 +21,7 @@ from kwartier.registry.meters import Meter, MeterInstallation
 from kwartier.schema import STORED_READINGS
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
-from tests.billing.scenario import SCENARIOS, when_readings
+from tests.billing.scenario import SCENARIOS, read_csv, when_readings
 
 CLASSIC = "541448800000000011"
 OLD_DIGITAL = "541448800000000028"
@@ -131,6 +131,33 @@ def test_digital_prosumer_from_before_2021_is_netted_until_the_cutoff(home: Sett
     }
     assert "prosumer_tariff" not in statement
     assert "net_metering" not in _statement(home, OLD_DIGITAL, None)  # no cut-off given: gross
+
+
+def test_daily_totals_are_those_of_the_scenario(home: Settings) -> None:
+    statement = billing_statement(
+        home,
+        OLD_DIGITAL,
+        date(2026, 6, 1),
+        date(2026, 6, 4),
+        cutoff=None,
+        eur_per_kva_year=Decimal(100),
+        daily=True,
+    )
+    days = statement["days"]
+    assert isinstance(days, list)
+    expected = {
+        (row["day"], row["channel"], row["tariff"]): float(row["energy_kwh"])
+        for row in read_csv(
+            SCENARIOS / "given_consumption_around_the_net_metering_cutoff" / "then" / "daily.csv"
+        )[1]
+    }
+    got = {
+        (day["day"], channel, tariff): figures["kwh"]
+        for day in days
+        for channel in ("offtake", "injection")
+        for tariff, figures in day.get(channel, {}).items()
+    }
+    assert got == expected
 
 
 def test_pv_from_2021_on_never_had_the_reverse_counter(home: Settings) -> None:

@@ -165,11 +165,13 @@ def billing(
         float, typer.Option(help="Prosumer tariff of a classic meter [€/kVA per year].")
     ] = float(DEFAULT_PROSUMER_EUR_PER_KVA_YEAR),
     as_of: Annotated[str | None, typer.Option(help="Data as known at this moment (ISO-8601).")] = None,
+    daily: Annotated[bool, typer.Option("--daily", help="Add the totals per market day.")] = False,
     as_json: JsonOption = False,
     engine: EngineOption = EngineName.DUCKDB,
     home: HomeOption = None,
 ) -> None:
-    """Monthly offtake and injection per tariff period, peaks and net-metering figures of an access point."""
+    """Monthly (with --daily also daily) offtake and injection per tariff period, peaks and net-metering
+    figures of an access point."""
     from kwartier.billing.statement import billing_statement  # noqa: PLC0415
 
     try:
@@ -182,6 +184,7 @@ def billing(
             eur_per_kva_year=Decimal(str(prosumer_eur_per_kva)),
             as_of=datetime.fromisoformat(as_of) if as_of else None,
             engine=engine,
+            daily=daily,
         )
     except ValueError as error:
         raise _fail(str(error)) from error

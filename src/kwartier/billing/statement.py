@@ -25,7 +25,7 @@ from kwartier.domain.timegrid import local_midnight_utc
 from kwartier.engine import connect, load, to_arrow
 from kwartier.registry.codes import MeterKind
 from kwartier.registry.database import open_registry, upgrade
-from kwartier.schema import AP, CHANNEL, MONTH, TARIFF
+from kwartier.schema import AP, CHANNEL, DAY, MONTH, TARIFF
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
 
@@ -40,11 +40,12 @@ def billing_statement(
     eur_per_kva_year: Decimal,
     as_of: datetime | None = None,
     engine: EngineName = EngineName.DUCKDB,
+    daily: bool = False,
 ) -> dict[str, Any]:
     """The billing figures of ``ean`` over the market days [first, end) as one JSON-ready document.
 
     ``cutoff``: the first day billed gross for a digital-meter prosumer with the virtual reverse counter
-    (None: no netting of digital meters).
+    (None: no netting of digital meters); ``daily`` adds the totals per market day.
     """
     if end <= first:
         raise ValueError("the period is empty: --to must be after --from")
@@ -59,19 +60,21 @@ def billing_statement(
     )
     backend = connect(engine)
     days = [date.fromordinal(n) for n in range(first.toordinal(), end.toordinal())]
-    daily = daily_consumption(backend, load(backend, readings), AP, days)
-    monthly = to_arrow(monthly_consumption(daily, AP), sort_by=[MONTH_INDEX, CHANNEL, TARIFF])
+    daily_totals = daily_consumption(backend, load(backend, readings), AP, days)
+    monthly = to_arrow(monthly_consumption(daily_totals, AP), sort_by=[MONTH_INDEX, CHANNEL, TARIFF])
     document: dict[str, Any] = {
         "ean": ean,
         "from": first.isoformat(),
         "to": end.isoformat(),
         "meter": facts.meter_kind.value if facts.meter_kind else None,
-        "months": _months(monthly),
+        "months": _periods(monthly, "month"),
         "peaks": _peaks(backend, readings, ean, first, facts),
     }
+    if daily:
+        document["days"] = _periods(to_arrow(daily_totals, sort_by=[DAY, CHANNEL, TARIFF]), "day")
     netted = _netting_cutoff(facts, cutoff, end)
     if netted is not None:
-        settlement = to_arrow(net_metering(daily, AP, netted), sort_by=[TARIFF])
+        settlement = to_arrow(net_metering(daily_totals, AP, netted), sort_by=[TARIFF])
         document["net_metering"] = {
             "gross_from": netted.isoformat() if netted < end else None,
             "tariffs": [
@@ -96,18 +99,20 @@ def _netting_cutoff(facts: BillingFacts, cutoff: date | None, end: date) -> date
     return None
 
 
-def _months(monthly: pa.Table) -> list[dict[str, Any]]:
-    months: dict[int, dict[str, Any]] = {}
-    for row in monthly.to_pylist():
-        entry = months.setdefault(
-            row[MONTH_INDEX], {"month": month_of_index(row[MONTH_INDEX]).strftime("%Y-%m")}
+def _periods(totals: pa.Table, period: str) -> list[dict[str, Any]]:
+    """Totals per period (``month`` or ``day``), channel and tariff period, in kWh with their counts."""
+    periods: dict[str, dict[str, Any]] = {}
+    for row in totals.to_pylist():
+        label = (
+            month_of_index(row[MONTH_INDEX]).strftime("%Y-%m") if period == "month" else row[DAY].isoformat()
         )
+        entry = periods.setdefault(label, {period: label})
         entry.setdefault(row[CHANNEL], {})[row[TARIFF]] = {
             "kwh": row[ENERGY_WH] / 1000,
             QUARTERS: row[QUARTERS],
             ESTIMATED_QUARTERS: row[ESTIMATED_QUARTERS],
         }
-    return [months[index] for index in sorted(months)]
+    return [periods[label] for label in sorted(periods)]
 
 
 def _peaks(
