@@ -1,11 +1,14 @@
-"""The registry I/O around the market state machines: load a snapshot, apply a message, write the outcome.
+"""The registry I/O around the market state machines: load snapshots, apply messages, write outcomes.
 
 Rules:
-- one inbound message is one transaction: its facts, process changes, events, reservations, outbox
-  messages and inbox row are written together or not at all;
-- the access point is locked for the transaction (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
-  serialises writers), so two suppliers asking the same access point at the same moment are handled
-  one after the other: the second sees the first's reservation and gets a clear rejection;
+- messages are applied in chunks, one transaction each (one message: one transaction): the facts,
+  process changes, events, reservations, outbox messages and inbox rows of a chunk are written together
+  or not at all. Messages on different access points never touch each other's state, so a chunk gives
+  the same register as one message per transaction;
+- the access points of a chunk are locked for its transaction, in EAN order (``SELECT … FOR UPDATE`` on
+  PostgreSQL; SQLite serialises writers), so two suppliers asking the same access point at the same
+  moment are handled one after the other: the second sees the first's reservation and gets a clear
+  rejection;
 - idempotency: a message id already in the inbox with the same payload gets the stored answer and
   changes nothing; with another payload it is rejected (``duplicate_message_id``) and changes nothing;
 - a malformed message changes nothing and is answered with ``malformed`` and the reasons; it reaches no
