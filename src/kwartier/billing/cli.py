@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kwartier.billing.peak_report import peak_report, peaks_document
@@ -72,9 +73,9 @@ def _peaks_of_files(backend: Any, files: list[Path]) -> dict[str, Any]:
     except (InputFormatError, OSError) as error:
         raise _fail(str(error)) from error
     for warning in content.warnings:
-        err.print(f"[yellow]{warning}[/yellow]")
+        err.print(f"[yellow]{escape(warning)}[/yellow]", soft_wrap=True)
     for rejection in content.rejections:
-        err.print(f"[yellow]{rejection} ({rejection.code})[/yellow]")
+        err.print(f"[yellow]{escape(str(rejection))} ({rejection.code})[/yellow]", soft_wrap=True)
     report = peak_report(backend, "ean", content.readings, content.peaks)
     document = peaks_document(report, "ean")
     document["rejected_rows"] = len(content.rejections)

@@ -82,7 +82,7 @@ def read_headend_intervals(path: Path, moment: datetime) -> tuple[pa.Table, list
                    {raw} AS raw
             FROM typed"""
         )
-        valid = con.execute(
+        valid = con.sql(
             "SELECT ean, channel, tariff, start_utc AS start, CAST(minutes AS SMALLINT) AS minutes, "
             "quantity AS value, status AS source_status FROM checked WHERE reason IS NULL"
         ).to_arrow_table()
