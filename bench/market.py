@@ -4,9 +4,9 @@ PostgreSQL; prints a table or JSON.
 ``python -m bench.market [--access-points 500000] [--messages 1000000] [--backend sqlite|postgresql]``
 
 The registry gets M electricity access points with a digital meter, SMR1 and a capacity (bulk insert, not
-timed). The stream (deterministic): a move-in per access point, then switches, move-outs and move-ins,
-regime changes, PV registrations and end-of-supply notices, about 3 % of them faulty (wrong customer,
-unknown EAN, retroactive switch, bad JSON); received over a year, in time order. Remote readings come from
+timed). The stream is :func:`kwartier.market.stream.market_stream` (the one ``kwartier market simulate``
+writes): a move-in per access point, then switches, moves, regime changes and PV registrations over a
+year, about 3 % faulty. Remote readings come from
 a function (the store's read per message is not part of this figure). Timed: ``apply_messages`` of the
 whole stream (the replay), then the same stream again (every message already applied: idempotent).
 PostgreSQL: ``KWARTIER_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import secrets
 import shutil
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from kwartier.domain.ean import check_digit, with_check_digit
 from kwartier.market import service
+from kwartier.market.stream import Market, market_stream
 from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, GridArea, MeasurementRegime
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.registry.meters import Meter, MeterInstallation
@@ -121,118 +121,11 @@ def build_registry(url: str, access_points: int) -> None:
     factory.kw["bind"].dispose()
 
 
-def stream(access_points: int, messages: int, seed: int = 7) -> list[str]:
-    """The message stream of the module docstring, as JSON lines in time order."""
-    rng = random.Random(seed)
-    occupant = {n: f"C{n}" for n in range(access_points)}
-    supplier = {n: SUPPLIERS[n % len(SUPPLIERS)] for n in range(access_points)}
-    lines: list[str] = []
-
-    def add(type_: str, number: int, sender: str, received: datetime, **fields: Any) -> None:
-        document = {
-            "type": type_,
-            "version": 1,
-            "message_id": f"b{len(lines)}",
-            "sender": sender,
-            "received_at": received.isoformat(),
-            "ean": ean_of(number),
-            **fields,
-        }
-        lines.append(json.dumps(document))
-
-    for n in range(min(access_points, messages)):  # everyone moves in on the first day
-        add(
-            "move_in",
-            n,
-            supplier[n],
-            datetime(2026, 1, 1, 6, tzinfo=UTC) + timedelta(seconds=n % 3600),
-            customer=occupant[n],
-            move_date=START.isoformat(),
-            brp=BRP,
-        )
-    rest = messages - len(lines)
-    for i in range(rest):
-        received = datetime(2026, 1, 2, tzinfo=UTC) + timedelta(seconds=int(i * 360 * 86_400 / max(rest, 1)))
-        today = received.date()
-        n = rng.randrange(access_points)
-        roll = rng.random()
-        ahead = (today + timedelta(days=rng.randint(1, 30))).isoformat()
-        if roll < 0.01:
-            lines.append("{not json")
-            continue
-        if roll < 0.02:
-            add(
-                "switch_request",
-                n,
-                SUPPLIERS[0],
-                received,
-                customer="nobody",
-                consent_date=today.isoformat(),
-                effective_date=ahead,
-                brp=BRP,
-            )
-            continue
-        if roll < 0.03:
-            add(
-                "switch_request",
-                n,
-                SUPPLIERS[1],
-                received,
-                customer=occupant[n],
-                consent_date=today.isoformat(),
-                effective_date=(today - timedelta(days=3)).isoformat(),
-                brp=BRP,
-            )
-            continue
-        if roll < 0.45:
-            new = rng.choice([s for s in SUPPLIERS if s != supplier[n]])
-            add(
-                "switch_request",
-                n,
-                new,
-                received,
-                customer=occupant[n],
-                consent_date=today.isoformat(),
-                effective_date=ahead,
-                brp=BRP,
-            )
-            supplier[n] = new
-        elif roll < 0.65:
-            add("move_out", n, supplier[n], received, customer=occupant[n], move_date=today.isoformat())
-        elif roll < 0.85:
-            occupant[n] = f"C{n}-{i}"
-            supplier[n] = rng.choice(SUPPLIERS)
-            add(
-                "move_in",
-                n,
-                supplier[n],
-                received,
-                customer=occupant[n],
-                move_date=today.isoformat(),
-                brp=BRP,
-            )
-        elif roll < 0.95:
-            add(
-                "regime_change_request",
-                n,
-                supplier[n],
-                received,
-                regime=rng.choice(["SMR1", "SMR3"]),
-                effective_date=ahead,
-                requested_by="customer",
-            )
-        else:
-            add(
-                "production_registration",
-                n,
-                DSO,
-                received,
-                kind="pv",
-                kva=round(rng.uniform(2, 9), 1),
-                commissioned_on=(today - timedelta(days=rng.randint(0, 40))).isoformat(),
-                notified_on=(today - timedelta(days=rng.randint(0, 40))).isoformat(),
-            )
-    return lines
+def stream(access_points: int, messages: int) -> list[str]:
+    """The stream of :func:`kwartier.market.stream.market_stream` over the benchmark's access points."""
+    eans = [ean_of(n) for n in range(access_points)]
+    market = Market(eans, [True] * access_points, SUPPLIERS, BRP, DSO)
+    return market_stream(market, messages, START)
 
 
 def _reading(ean: str, day: date) -> dict[str, int]:

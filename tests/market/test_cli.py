@@ -64,3 +64,19 @@ def test_market_commands_on_a_message_file(tmp_path: Path) -> None:
     text = runner.invoke(app, ["market", "blocked", "--now", "2026-01-21T00:00:00Z", *home])
     assert "reservations_past_deadline: 0" in " ".join(text.stdout.split())
     assert runner.invoke(app, ["market", "apply", str(tmp_path / "missing.jsonl"), *home]).exit_code == 1
+
+
+def test_a_simulated_stream_is_deterministic_and_applies_with_some_rejections(tmp_path: Path) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert runner.invoke(app, ["registry", "load", str(MASTER), *home]).exit_code == 0
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for path in (first, second):
+        result = runner.invoke(
+            app, ["market", "simulate", str(MASTER), "--out", str(path), "--messages", "400"]
+        )
+        assert result.exit_code == 0, result.output
+    assert first.read_text() == second.read_text()
+    answers = json.loads(runner.invoke(app, ["market", "apply", str(first), *home, "--json"]).stdout)
+    assert len(answers) == 400
+    codes = {answer.get("code") for answer in answers}
+    assert None in codes and "malformed" in codes and len(codes) > 4

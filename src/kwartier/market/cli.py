@@ -258,3 +258,22 @@ def outbox(
         return
     for message in messages:
         out.print(json.dumps(message, sort_keys=True))
+
+
+@app.command()
+def simulate(
+    master_dir: Annotated[Path, typer.Argument(help="Folder with the master-data CSV files of a region.")],
+    out: Annotated[Path, typer.Option("--out", help="The JSON-lines file to write.")],
+    messages: Annotated[int, typer.Option("--messages", help="How many messages.")] = 10_000,
+    start: Annotated[str, typer.Option("--start", help="First market day (YYYY-MM-DD).")] = "2026-01-01",
+    days: Annotated[int, typer.Option("--days", help="Days the stream spans.")] = 360,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed: same stream).")] = 7,
+) -> None:
+    """Write a realistic stream of market messages for a region (switches, moves, regime changes, PV
+    registrations, some faulty), to apply with ``kwartier market apply``."""
+    from kwartier.market.stream import market_of, market_stream  # noqa: PLC0415
+
+    lines = market_stream(market_of(master_dir), messages, _day(start), days, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    err.print(f"{len(lines)} market messages written to {out}")
