@@ -512,3 +512,13 @@ def test_an_end_of_supply_cannot_slip_in_before_a_pending_switch() -> None:
     _, (accepted, refused) = run(snapshot, [switch, end], readings)
     assert accepted.answer["accepted"]
     _rejected(refused, RejectionCode.OVERLAPPING_PROCESS)
+
+
+def test_a_second_move_out_for_the_same_departure_is_rejected() -> None:
+    snapshot, readings = occupied(E1)
+    readings.readings[(E1, date(2026, 3, 1))] = {"offtake/day": 4321}
+    again = _move_out("mo2", received="2026-03-02")
+    _, (first, second) = run(snapshot, [_move_out(), again], readings)
+    assert first.answer["accepted"]
+    _rejected(second, RejectionCode.CUSTOMER_MISMATCH)
+    assert "already left" in second.answer["text"]

@@ -722,6 +722,8 @@ def _check_move_out(work: _Work, message: m.Inbound) -> Refusal | None:
         return Refusal(
             RejectionCode.CUSTOMER_MISMATCH, f"{message.customer} is not the grid user on {before}"
         )
+    if work.value(Attribute.GRID_USER, day) is None:
+        return Refusal(RejectionCode.CUSTOMER_MISMATCH, f"{message.customer} already left on {day}")
     return (
         _supplier(work, message.sender, before)
         or _dated(work, day, MAX_MOVE_BACK_DAYS)
