@@ -127,11 +127,7 @@ def _quarter_rows(readings: ir.Table, key: str, bounds: list[tuple[int, int, int
         & (quarter >= first)
         & (quarter < end)
     )
-    month = (
-        ibis.literal(bounds[0][0], "int64")
-        if len(bounds) == 1
-        else ibis.cases(*((quarter < stop, index) for index, _, stop in bounds)).cast("int64")
-    )
+    month = _step(quarter, bounds[0][0], [(start, 1) for _, start, _ in bounds[1:]])
     day_register = readings[TARIFF] == TariffPeriod.DAY.value
     return readings.select(
         readings[key],
@@ -175,11 +171,20 @@ def is_day_period(quarter: ir.IntegerValue, first: int, end: int) -> ir.BooleanV
 def _utc_offset_quarters(quarter: ir.IntegerValue, first: int, end: int) -> ir.IntegerValue:
     """Europe/Brussels UTC offset in quarter hours of ``quarter``, from the offset changes in [first, end)."""
     changes = offset_changes(first, end)
-    if len(changes) == 1:
-        return ibis.literal(changes[0][1], "int64")
-    return ibis.cases(
-        *((quarter < until, offset) for (_, offset), (until, _) in pairwise(changes))
-    ).fill_null(changes[-1][1])
+    return _step(
+        quarter,
+        changes[0][1],
+        [(start, offset - before) for (_, before), (start, offset) in pairwise(changes)],
+    )
+
+
+def _step(quarter: ir.IntegerValue, base: int, steps: list[tuple[int, int]]) -> ir.IntegerValue:
+    """``base`` plus each ``delta`` of ``steps`` (first quarter, delta) that ``quarter`` has reached: a
+    step function in arithmetic (cheaper per row than a CASE, and the same on every engine)."""
+    value: ir.IntegerValue = ibis.literal(base, "int64")
+    for start, delta in steps:
+        value = value + (quarter >= start).cast("int64") * delta
+    return value
 
 
 def offset_changes(first: int, end: int) -> list[tuple[int, int]]:
