@@ -197,12 +197,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = [run(backend, args.access_points, args.messages) for backend in args.backend or ["sqlite"]]
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for result in results:
-        print("  ".join(f"{key}={value}" for key, value in result.items()))
+    for backend in args.backend or ["sqlite"]:  # each result as soon as it is known
+        result = run(backend, args.access_points, args.messages)
+        text = "  ".join(f"{key}={value}" for key, value in result.items())
+        print(json.dumps(result) if args.json else text, flush=True)
 
 
 if __name__ == "__main__":
