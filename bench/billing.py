@@ -84,7 +84,7 @@ def baseline_scan(files: list[Path]) -> float:
 
 def run_peaks(backend: Any, readings: Any, history: Any) -> tuple[int, int]:
     """Monthly peaks of the month and billing peaks over it and the kept history; (peaks, billing rows)."""
-    monthly = decode_peaks(to_arrow(monthly_peaks(readings, "ap", [MONTH])))
+    monthly = decode_peaks(monthly_peaks(backend, readings, "ap", [MONTH]))
     kept = history.union(load(backend, monthly.select(["ap", "month_index", "peak_w"])))
     billing = to_arrow(billing_peaks(kept, "ap", [MONTH]))
     return monthly.num_rows, billing.num_rows

@@ -122,7 +122,7 @@ def _month_peaks(backend: Any, store: MeterStore, month: date, now: datetime) ->
         "CREATE OR REPLACE TEMP VIEW billing_month_readings AS "
         f"SELECT *, epoch_us(start) // {QUARTER_SECONDS * 1_000_000} AS quarter FROM ({readings})"
     )
-    derived = decode_peaks(to_arrow(monthly_peaks(backend.table("billing_month_readings"), AP, [month])))
+    derived = decode_peaks(monthly_peaks(backend, backend.table("billing_month_readings"), AP, [month]))
     reported = _reported_peaks(backend, store, month)
     table = with_reported(AP, derived, reported)
     if DATA_AS_OF not in table.column_names:

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from kwartier.billing.months import QUARTER_SECONDS, month_of_index, month_quarter_bounds
 from kwartier.domain.channels import Channel, ReadingStatus, TariffPeriod
 from kwartier.domain.timegrid import BRUSSELS
+from kwartier.engine import load, to_arrow
 from kwartier.schema import (
     CHANNEL,
     MINUTES,
@@ -71,6 +72,7 @@ MONTHS_COUNTED: Final = "months_counted"
 # Quarter indexes (quarter hours since 1970) stay below 2^22 until 2089.
 _QUARTER_SPAN: Final = 1 << 22
 _RANKED: Final = "ranked"
+_LITERAL_KEYS: Final = 10_000
 QUARTER: Final = "quarter"
 QUARTERS_PER_DAY: Final = 96
 DAY_FIRST_QUARTER: Final = 28  # 07:00
@@ -80,8 +82,9 @@ WEEKDAY_QUARTERS: Final = 5 * QUARTERS_PER_DAY
 FIRST_MONDAY_QUARTER: Final = 4 * QUARTERS_PER_DAY  # 1970-01-05
 
 
-def monthly_peaks(readings: ir.Table, key: str, months: list[date]) -> ir.Table:
-    """Monthly peaks per ``key`` for the local calendar ``months`` from interval ``readings``.
+def monthly_peaks(backend: Any, readings: ir.Table, key: str, months: list[date]) -> pa.Table:
+    """Monthly peaks per ``key`` for the local calendar ``months`` from interval ``readings`` on
+    ``backend``, as Arrow (decode with :func:`decode_peaks`).
 
     ``readings`` has the columns ``key``, ``channel``, ``tariff``, ``quarter`` (quarter hours since the
     epoch of the interval's start, :func:`with_quarter`), ``minutes``, ``value`` [Wh] and ``status``
@@ -93,14 +96,22 @@ def monthly_peaks(readings: ir.Table, key: str, months: list[date]) -> ir.Table:
 
     Two stages give the same result as summing the registers per quarter first, at a fraction of the
     cost. A quarter can hold a day and a night value only if one of them is registered outside its own
-    tariff period (:func:`is_day_period`): where a key's month has no such value, every quarter has one
-    value and its peak is the largest value (stage 1, one aggregation per key and month). Only the
-    months with a value outside its period are summed per quarter first (stage 2).
+    tariff period (:func:`is_day_period`): where a key has no such value, every quarter has one value and
+    its peak is the largest value (stage 1, one aggregation per key and month). Only the keys with a value
+    outside its period are read again and summed per quarter first (stage 2); a short list of keys is
+    given as literals, so that the engine skips the row groups of all other keys.
     """
     bounds = month_quarter_bounds(months)
-    single = _per_month(_quarter_rows(readings, key, bounds), key, outside=True)
-    summed_keys = single.filter(single.outside == 1).select(key).distinct()
-    rows = _quarter_rows(readings.semi_join(summed_keys, key), key, bounds)
+    single = to_arrow(_per_month(_quarter_rows(readings, key, bounds), key, outside=True))
+    flagged = pc.unique(single.filter(pc.equal(single.column("outside"), 1)).column(key))
+    kept = single.filter(pc.invert(pc.is_in(single.column(key), flagged))).drop_columns(["outside"])
+    if len(flagged) == 0:
+        return kept
+    if len(flagged) <= _LITERAL_KEYS:
+        subset = readings.filter(readings[key].isin(flagged.to_pylist()))
+    else:
+        subset = readings.semi_join(load(backend, pa.table({key: flagged})), key)
+    rows = _quarter_rows(subset, key, bounds)
     per_quarter = rows.group_by(key, QUARTER, MONTH_INDEX).aggregate(
         energy_wh=rows.energy_wh.sum(),
         estimated=ibis.ifelse(rows.energy_wh.notnull(), rows.estimated, 0).max(),
@@ -110,9 +121,8 @@ def monthly_peaks(readings: ir.Table, key: str, months: list[date]) -> ir.Table:
             else {}
         ),
     )
-    summed = _per_month(per_quarter, key)
-    kept = single.anti_join(summed_keys, key)
-    return kept.drop("outside").union(summed)
+    summed = to_arrow(_per_month(per_quarter, key))
+    return pa.concat_tables([kept, summed.select(kept.column_names).cast(kept.schema)])
 
 
 def _quarter_rows(readings: ir.Table, key: str, bounds: list[tuple[int, int, int]]) -> ir.Table:

@@ -67,8 +67,9 @@ def _derived_peaks(backend: Any, key: str, readings: pa.Table) -> pa.Table:
     starts = readings.column(START)
     first = market_day_of(pc.min(starts).as_py())
     last = market_day_of(pc.max(starts).as_py())
-    expr = monthly_peaks(load(backend, with_quarter(readings)), key, months_between(first, last))
-    return decode_peaks(to_arrow(expr))
+    return decode_peaks(
+        monthly_peaks(backend, load(backend, with_quarter(readings)), key, months_between(first, last))
+    )
 
 
 def with_reported(key: str, derived: pa.Table, reported: pa.Table | None) -> pa.Table:
