@@ -416,7 +416,8 @@ def demo(
         result = run_demo(settings, config, update)
     assert result.quality is not None
     if as_json:
-        print_json({"totals": result.totals(), "quality": result.quality.as_dict()})
+        sharing = result.sharing.summary if result.sharing else None
+        print_json({"totals": result.totals(), "quality": result.quality.as_dict(), "sharing": sharing})
         return
     _print_batch_table(result.batches)
     totals = result.totals()
@@ -428,6 +429,8 @@ def demo(
     )
     for table in render(result.quality):
         out.print(table)
+    if result.sharing is not None:
+        sharing_cli.print_monthly(result.sharing.monthly)
     first, end = result.days[0], result.days[-1] + timedelta(days=1)
     master = result.simulation / "master"
     out.print(

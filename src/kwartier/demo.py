@@ -23,6 +23,8 @@ from kwartier.quality.report import QualityReport
 from kwartier.quality.run import quality_report
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.registry.master_data import load_master_data
+from kwartier.sharing.demo import demo_sharing
+from kwartier.sharing.settlement import SettlementRun
 from kwartier.simulate.config import RegionConfig
 from kwartier.simulate.simulator import simulate_region
 from kwartier.validation.run import ValidationReport, validate_days
@@ -39,6 +41,7 @@ class DemoResult:
     batches: list[BatchReport] = field(default_factory=list)
     validations: list[ValidationReport] = field(default_factory=list)
     quality: QualityReport | None = None
+    sharing: SettlementRun | None = None  # the demo community's settlement (issue 5)
 
     def totals(self) -> dict[str, int]:
         """Sums over the ingested batches and the validation runs."""
@@ -82,4 +85,5 @@ def run_demo(settings: Settings, config: RegionConfig, progress: Progress | None
             progress("deliveries", len(moments), len(moments))
     last_moment = datetime.fromisoformat(entries[-1]["delivered_at"])
     result.quality = quality_report(settings, days, as_of=last_moment)
+    result.sharing = demo_sharing(settings, days[0], days[-1] + timedelta(days=1), last_moment)
     return result

@@ -126,12 +126,14 @@ def _floordiv(a: ir.IntegerValue, b: ir.IntegerValue | int) -> ir.IntegerValue:
 
 
 def _with_quarter_sums(table: ir.Table, **sums: Any) -> ir.Table:
-    """``table`` with per-quarter sums of the given column expressions on every row (window sums)."""
-    return table.mutate(**{name: expr.sum().over(group_by=table[START]) for name, expr in sums.items()})
+    """``table`` with per-quarter sums of the given column expressions joined to every row."""
+    totals = table.group_by(START).aggregate(**{name: expr.sum() for name, expr in sums.items()})
+    return table.join(totals, START)
 
 
 def _one_round(table: ir.Table, *, relative: bool) -> ir.Table:
     """ONE_ROUND on the working columns; adds the quarter's shared energy of this round [pWh]."""
+    table = table.select(PARTICIPANT, START, OFFTAKE_WH, INJECTION_WH, SHARE_PPM, _O, _I, _S, _A)
     t = _with_quarter_sums(table, _key_total=table[_A], _inj_total=table[_I])
     others = t._key_total - t[_A]
     divisor = others if relative else t._key_total
@@ -184,29 +186,39 @@ def _optimal_rounds(table: ir.Table, *, cache: bool) -> ir.Table:
     return ibis.union(*finished)
 
 
-def _largest_remainder(table: ir.Table, value: str, target: str, name: str) -> ir.Table:
-    """Add ``name``: ``value`` [pWh] in whole Wh, rounded down, plus 1 Wh for the participants with the
-    largest remainders (ties: smaller participant id) until the quarter's total equals column ``target``."""
-    t = table.mutate(_floor=_floordiv(table[value], PWH_PER_WH), _rest=table[value] % PWH_PER_WH)
-    t = _with_quarter_sums(t, _floor_total=t._floor)
-    rank = ibis.row_number().over(group_by=t[START], order_by=[t._rest.desc(), t[PARTICIPANT]])
-    extra = ibis.cases(((rank < t[target] - t._floor_total) & (t._rest > 0), 1), else_=0)
-    return t.mutate(**{name: (t._floor + extra).cast("int64")}).drop("_floor", "_rest", "_floor_total")
-
-
 def _round_to_wh(table: ir.Table) -> ir.Table:
-    """The output rounding of the module docstring: exact conservation per quarter in Wh."""
-    t = _with_quarter_sums(table, _shared_total=table[_S], _inj_wh_total=table[INJECTION_WH])
-    t = t.mutate(_target=_floordiv(t._shared_total + PWH_PER_WH // 2, PWH_PER_WH))
-    t = _largest_remainder(t, _S, "_target", SHARED_WH)
-    t = _with_quarter_sums(t, _shared_wh_total=t[SHARED_WH])
-    t = t.mutate(_target=t._inj_wh_total - t._shared_wh_total)
-    t = _largest_remainder(t, _I, "_target", NET_INJECTION_WH)
+    """The output rounding of the module docstring: exact conservation per quarter in Wh.
+
+    Both targets come from one aggregation: Σ shared [Wh] is the rounded total, so the net injection's
+    total is Σ gross injection − that target. The participants with the largest remainders (ties: the
+    smaller id) get the missing Wh: ``rank < target − Σ floor`` with ``rank`` from 0."""
+    t = table.mutate(
+        _shared_floor=_floordiv(table[_S], PWH_PER_WH),
+        _shared_rest=table[_S] % PWH_PER_WH,
+        _inj_floor=_floordiv(table[_I], PWH_PER_WH),
+        _inj_rest=table[_I] % PWH_PER_WH,
+    )
+    t = _with_quarter_sums(
+        t,
+        _shared_total=t[_S],
+        _shared_floor_total=t._shared_floor,
+        _inj_floor_total=t._inj_floor,
+        _inj_wh_total=t[INJECTION_WH],
+    )
+    shared_target = _floordiv(t._shared_total + PWH_PER_WH // 2, PWH_PER_WH)
+    shared_rank = ibis.row_number().over(group_by=t[START], order_by=[t._shared_rest.desc(), t[PARTICIPANT]])
+    inj_rank = ibis.row_number().over(group_by=t[START], order_by=[t._inj_rest.desc(), t[PARTICIPANT]])
+    shared_extra = (shared_rank < shared_target - t._shared_floor_total) & (t._shared_rest > 0)
+    inj_extra = (inj_rank < t._inj_wh_total - shared_target - t._inj_floor_total) & (t._inj_rest > 0)
+    shared = (t._shared_floor + shared_extra.cast("int64")).cast("int64")
     return t.select(
         PARTICIPANT,
         START,
         OFFTAKE_WH,
         INJECTION_WH,
-        SHARED_WH,
-        **{NET_OFFTAKE_WH: t[OFFTAKE_WH] - t[SHARED_WH], NET_INJECTION_WH: t[NET_INJECTION_WH]},
+        **{
+            SHARED_WH: shared,
+            NET_OFFTAKE_WH: (t[OFFTAKE_WH] - shared).cast("int64"),
+            NET_INJECTION_WH: (t._inj_floor + inj_extra.cast("int64")).cast("int64"),
+        },
     )

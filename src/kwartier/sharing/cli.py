@@ -206,7 +206,7 @@ def run_settlement(
 
 def print_monthly(monthly: pa.Table) -> None:
     """The monthly result per participant (pseudonym) and tariff period [kWh]."""
-    table = Table(title="monthly result per participant and tariff period (kWh)")
+    table = Table(title="sharing: monthly result per participant (pseudonym) and tariff period, kWh")
     for column in (
         "ap",
         "month",
@@ -221,7 +221,7 @@ def print_monthly(monthly: pa.Table) -> None:
         table.add_column(column, justify="left" if column in ("ap", "month", "tariff") else "right")
     for row in monthly.to_pylist():
         table.add_row(
-            row[AP],
+            row[AP][:8],
             row[MONTH].strftime("%Y-%m"),
             row[TARIFF],
             *(
