@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -43,6 +44,7 @@ PUBLISHED_KWH: dict[AllocationKey, tuple[list[float | None], list[float]]] = {
 def duckdb() -> Iterator[Any]:
     backend = connect(EngineName.DUCKDB)
     yield backend
+    gc.collect()  # OPTIMAL's cached round tables drop themselves on collection: while still connected
     backend.disconnect()
 
 

@@ -20,6 +20,7 @@ Rules (decisions in ``docs/sharing.md``):
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from collections.abc import Iterator
@@ -161,6 +162,7 @@ def gather(
             _period_input(con, store, span, ap_of, moment, f"sharing_input_{n}")
         yield Inputs(con, spans, ap_of, findings, moment)
     finally:
+        gc.collect()  # OPTIMAL's cached round tables drop themselves on collection: while still connected
         con.close()
 
 
