@@ -169,14 +169,19 @@ def _one_round(table: ir.Table, *, relative: bool) -> ir.Table:
 
 
 def _optimal_rounds(table: ir.Table, *, cache: bool) -> ir.Table:
-    """RELATIVE rounds after round 1 until every quarter had a round that shared nothing."""
+    """RELATIVE rounds after round 1 until every quarter had a round that shared nothing.
+
+    Only the rows of quarters whose last round shared something go on, and of those only the rows with
+    offtake or injection left: from round 2 on a row without offtake has key 0 and a row without
+    injection offers nothing, so a row with neither changes no sum."""
     finished: list[ir.Table] = []
     current = table
     while True:
         current = current.cache() if cache else current
-        live = current[_ROUND] > 0
-        finished.append(current.filter(~live))
-        current = current.filter(live)
+        # a row with neither offtake nor injection left is inert in every later round: it leaves early
+        busy = (current[_ROUND] > 0) & ((current[_O] > 0) | (current[_I] > 0))
+        finished.append(current.filter(~busy))
+        current = current.filter(busy)
         if current.count().execute() == 0:
             break
         rekeyed = current.mutate(
