@@ -49,8 +49,10 @@ def value_at(facts: Sequence[Fact], attribute: str, day: date, known_at: datetim
     """Value of ``attribute`` on market ``day`` as known at ``known_at`` (None: as known now)."""
     best: tuple[date, datetime, int] | None = None
     value: Any = None
-    for position, fact in _known(facts, known_at):
+    for position, fact in enumerate(facts):
         if fact.attribute != attribute or fact.valid_from > day:
+            continue
+        if known_at is not None and fact.recorded_at > known_at:
             continue
         key = (fact.valid_from, fact.recorded_at, position)
         if best is None or key > best:
