@@ -126,9 +126,9 @@ def _floordiv(a: ir.IntegerValue, b: ir.IntegerValue | int) -> ir.IntegerValue:
 
 
 def _with_quarter_sums(table: ir.Table, **sums: Any) -> ir.Table:
-    """``table`` with per-quarter sums of the given column expressions joined to every row."""
-    totals = table.group_by(START).aggregate(**{name: expr.sum() for name, expr in sums.items()})
-    return table.join(totals, START)
+    """``table`` with per-quarter sums of the given column expressions on every row (window sums: on
+    PySpark a join with the grouped table makes plans that grow with every round)."""
+    return table.mutate(**{name: expr.sum().over(group_by=table[START]) for name, expr in sums.items()})
 
 
 def _one_round(table: ir.Table, *, relative: bool) -> ir.Table:
