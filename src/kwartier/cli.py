@@ -417,7 +417,15 @@ def demo(
     assert result.quality is not None
     if as_json:
         sharing = result.sharing.summary if result.sharing else None
-        print_json({"totals": result.totals(), "quality": result.quality.as_dict(), "sharing": sharing})
+        billing = result.billing.as_dict() if result.billing else None
+        print_json(
+            {
+                "totals": result.totals(),
+                "quality": result.quality.as_dict(),
+                "sharing": sharing,
+                "billing": billing,
+            }
+        )
         return
     _print_batch_table(result.batches)
     totals = result.totals()
@@ -431,6 +439,11 @@ def demo(
         out.print(table)
     if result.sharing is not None:
         sharing_cli.print_monthly(result.sharing.monthly)
+    if result.billing is not None:
+        out.print(
+            f"Billing data kept: monthly and billing peaks of {result.billing.access_point_months:,} "
+            f"access-point months ({', '.join(result.billing.recomputed) or 'none changed'})."
+        )
     first, end = result.days[0], result.days[-1] + timedelta(days=1)
     master = result.simulation / "master"
     out.print(
@@ -441,6 +454,8 @@ def demo(
         f"{result.quality.as_of.isoformat()} --json\n"
         f"  one access point:   kwartier export <EAN from {master / 'access_points.csv'}> "
         f"--from {first} --to {end} --granularity day\n"
+        "  capacity tariff:    kwartier peaks --ean <EAN>\n"
+        f"  billing data:       kwartier billing <EAN> --from {first} --to {end}\n"
         "  batch catalogue:    kwartier store batches"
     )
 

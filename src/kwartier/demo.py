@@ -17,6 +17,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from kwartier.billing.billing_data import RefreshReport, refresh
 from kwartier.capture.ingest import BatchReport, ingestor
 from kwartier.config import Settings
 from kwartier.quality.report import QualityReport
@@ -42,6 +43,7 @@ class DemoResult:
     validations: list[ValidationReport] = field(default_factory=list)
     quality: QualityReport | None = None
     sharing: SettlementRun | None = None  # the demo community's settlement (issue 5)
+    billing: RefreshReport | None = None  # the kept capacity-tariff peaks (issue 4)
 
     def totals(self) -> dict[str, int]:
         """Sums over the ingested batches and the validation runs."""
@@ -86,4 +88,5 @@ def run_demo(settings: Settings, config: RegionConfig, progress: Progress | None
     last_moment = datetime.fromisoformat(entries[-1]["delivered_at"])
     result.quality = quality_report(settings, days, as_of=last_moment)
     result.sharing = demo_sharing(settings, days[0], days[-1] + timedelta(days=1), last_moment)
+    result.billing = refresh(settings, moment=last_moment)
     return result

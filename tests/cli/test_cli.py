@@ -54,5 +54,7 @@ def test_demo_runs_end_to_end_and_reports_quality(tmp_path: Path) -> None:
     electricity = document["quality"]["electricity"]
     assert electricity["non_communicating"]["digital_meters"] > 0
     assert 0 < electricity["timeliness"]["share_by_d1"] <= 1
+    assert document["billing"]["recomputed"] == ["2026-11"]  # the region's week lies in November 2026
+    assert document["billing"]["access_point_months"] > 0
     rerun = runner.invoke(app, args)  # replaying the same region changes nothing
     assert json.loads(rerun.stdout)["totals"]["accepted"] == 0
