@@ -8,7 +8,7 @@ Exit codes: 0 success; 1 a file could not be read, or there is nothing to comput
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -144,7 +144,7 @@ def _print_peaks(point: dict[str, Any]) -> None:
         table.add_row(
             month["month"],
             f"{month['peak_kw']:.3f}",
-            month.get("peak_start", ""),
+            month.get("peak_start", "")[:16].replace("T", " "),  # local time; the offset is in --json
             f"{month['billing_peak_kw']:.3f}",
             str(month["months_in_billing_peak"]),
             "yes" if month["estimated"] else "",
@@ -163,8 +163,8 @@ def billing(
         ),
     ] = None,
     prosumer_eur_per_kva: Annotated[
-        float, typer.Option(help="Prosumer tariff of a classic meter [€/kVA per year].")
-    ] = float(DEFAULT_PROSUMER_EUR_PER_KVA_YEAR),
+        str, typer.Option(help="Prosumer tariff of a classic meter [€/kVA per year], a decimal number.")
+    ] = str(DEFAULT_PROSUMER_EUR_PER_KVA_YEAR),
     as_of: Annotated[str | None, typer.Option(help="Data as known at this moment (ISO-8601).")] = None,
     daily: Annotated[bool, typer.Option("--daily", help="Add the totals per market day.")] = False,
     as_json: JsonOption = False,
@@ -182,7 +182,7 @@ def billing(
             date.fromisoformat(date_from),
             date.fromisoformat(date_to),
             cutoff=date.fromisoformat(net_metering_until) if net_metering_until else None,
-            eur_per_kva_year=Decimal(str(prosumer_eur_per_kva)),
+            eur_per_kva_year=_decimal(prosumer_eur_per_kva),
             as_of=datetime.fromisoformat(as_of) if as_of else None,
             engine=engine,
             daily=daily,
@@ -193,6 +193,13 @@ def billing(
         print_json(document)
         return
     _print_statement(document)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation as error:
+        raise _fail(f"{text!r} is not a decimal number") from error
 
 
 def _print_statement(document: dict[str, Any]) -> None:
@@ -211,7 +218,9 @@ def _print_statement(document: dict[str, Any]) -> None:
                     str(figures["estimated_quarters"]),
                 )
     out.print(table)
-    _print_peaks({"ean": document["ean"], "months": [p for p in document["peaks"] if "month" in p]})
+    measured = [p for p in document["peaks"] if "month" in p]
+    if measured:
+        _print_peaks({"ean": document["ean"], "months": measured})
     for flat in (p for p in document["peaks"] if p.get("flat")):
         out.print(f"Classic meter: flat billing peak of {flat['billing_peak_kw']:.3f} kW")
     if "net_metering" in document:
