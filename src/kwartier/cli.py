@@ -20,7 +20,7 @@ from rich.table import Table
 
 from kwartier import __version__
 from kwartier.billing import cli as billing_cli
-from kwartier.cli_options import HomeOption, JsonOption, err, out, print_json
+from kwartier.cli_options import EXIT_FAILED, HomeOption, JsonOption, err, instant, out, print_json
 from kwartier.config import load_settings
 from kwartier.market import cli as market_cli
 from kwartier.sharing import cli as sharing_cli
@@ -36,16 +36,7 @@ app.command("peaks")(billing_cli.peaks)
 app.command("billing")(billing_cli.billing)
 app.command("billing-refresh")(billing_cli.billing_refresh)
 
-EXIT_FAILED = 1
 EXIT_QUARANTINE = 3
-
-
-def _instant(text: str | None) -> datetime | None:
-    """An ISO-8601 instant; a date or a naive time is taken as UTC."""
-    if text is None:
-        return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @contextmanager
@@ -147,7 +138,7 @@ def ingest(
             worker.reset_tables()
             try:
                 reports.append(
-                    worker.ingest(path, recorded_at=_instant(recorded_at), ean=ean, progress=update)
+                    worker.ingest(path, recorded_at=instant(recorded_at), ean=ean, progress=update)
                 )
             except (InputFormatError, ValueError, OSError) as error:
                 failures.append({"file": str(path), "error": str(error)})
@@ -225,7 +216,7 @@ def export(
     end = local_midnight_utc(date.fromisoformat(date_to))
     pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
     store = MeterStore.open(settings.store_dir)
-    readings = store.read_access_point(pseudonymiser.of(ean), start, end, as_of=_instant(as_of))
+    readings = store.read_access_point(pseudonymiser.of(ean), start, end, as_of=instant(as_of))
     meter, energy = access_point_identity(settings.registry_url, ean, readings)
     try:
         if output is None:
@@ -307,7 +298,7 @@ def validate(
 
     settings = load_settings(home)
     report = validate_days(
-        settings, _days(date_from, date_to), as_of=_instant(as_of), history_days=history_days
+        settings, _days(date_from, date_to), as_of=instant(as_of), history_days=history_days
     )
     if as_json:
         print_json(report.as_dict())
@@ -338,7 +329,7 @@ def quality(
     from kwartier.quality.run import quality_report  # noqa: PLC0415
 
     settings = load_settings(home)
-    moment = _instant(as_of) or datetime.now(UTC)
+    moment = instant(as_of) or datetime.now(UTC)
     end = date_to or moment.date().isoformat()
     first = date_from or (date.fromisoformat(end) - timedelta(days=7)).isoformat()
     report = quality_report(settings, _days(first, end), as_of=moment)

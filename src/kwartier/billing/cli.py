@@ -19,16 +19,10 @@ from rich.table import Table
 
 from kwartier.billing.peak_report import peak_report, peaks_document
 from kwartier.billing.prosumer import DEFAULT_PROSUMER_EUR_PER_KVA_YEAR
-from kwartier.cli_options import HomeOption, JsonOption, err, out, print_json
+from kwartier.cli_options import HomeOption, JsonOption, err, fail, instant, out, print_json
 from kwartier.config import EngineName, load_settings
 
-EXIT_FAILED = 1
 EngineOption = Annotated[EngineName, typer.Option("--engine", help="Calculation engine.")]
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]{message}[/red]")
-    return typer.Exit(EXIT_FAILED)
 
 
 def peaks(
@@ -54,7 +48,7 @@ def peaks(
     elif ean is not None and not files:
         document = _peaks_of_store(ean, month_from, month_to, home)
     else:
-        raise _fail("give either files or --ean")
+        raise fail("give either files or --ean")
     if as_json:
         print_json(document)
         return
@@ -71,18 +65,15 @@ def _peaks_of_files(backend: Any, files: list[Path]) -> dict[str, Any]:
     try:
         content = read_files(files, datetime.now(UTC))
     except (InputFormatError, OSError) as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     for warning in content.warnings:
         err.print(f"[yellow]{escape(warning)}[/yellow]", soft_wrap=True)
     for rejection in content.rejections:
         err.print(f"[yellow]{escape(str(rejection))} ({rejection.code})[/yellow]", soft_wrap=True)
     report = peak_report(backend, "ean", content.readings, content.peaks)
-    document = peaks_document(report, "ean")
-    document["rejected_rows"] = len(content.rejections)
     if report.num_rows == 0:
-        print_json(document)
-        raise _fail("the files hold no quarter-hour offtake and no monthly peaks")
-    return document
+        raise fail("the files hold no quarter-hour offtake and no monthly peaks")
+    return {**peaks_document(report, "ean"), "rejected_rows": len(content.rejections)}
 
 
 def _peaks_of_store(
@@ -96,7 +87,7 @@ def _peaks_of_store(
     ap = Pseudonymiser.from_key_file(settings.pseudonym_key_file).of(ean)
     kept = read_billing_peaks(settings, ap)
     if kept.num_rows == 0:
-        raise _fail(f"no billing data kept for {ean}: run `kwartier billing-refresh` after ingesting")
+        raise fail(f"no billing data kept for {ean}: run `kwartier billing-refresh` after ingesting")
     first = _month(month_from) if month_from else date.min
     last = _month(month_to) if month_to else date.max
     rows = [row for row in kept.to_pylist() if first <= row["month"] <= last]
@@ -133,7 +124,7 @@ def _month(text: str) -> date:
     try:
         return date.fromisoformat(f"{text}-01")
     except ValueError as error:
-        raise _fail(f"{text!r} is not a month (YYYY-MM)") from error
+        raise fail(f"{text!r} is not a month (YYYY-MM)") from error
 
 
 def _print_peaks(point: dict[str, Any]) -> None:
@@ -183,12 +174,12 @@ def billing(
             date.fromisoformat(date_to),
             cutoff=date.fromisoformat(net_metering_until) if net_metering_until else None,
             eur_per_kva_year=_decimal(prosumer_eur_per_kva),
-            as_of=datetime.fromisoformat(as_of) if as_of else None,
+            as_of=instant(as_of),
             engine=engine,
             daily=daily,
         )
     except ValueError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     if as_json:
         print_json(document)
         return
@@ -199,7 +190,7 @@ def _decimal(text: str) -> Decimal:
     try:
         return Decimal(text)
     except InvalidOperation as error:
-        raise _fail(f"{text!r} is not a decimal number") from error
+        raise fail(f"{text!r} is not a decimal number") from error
 
 
 def _print_statement(document: dict[str, Any]) -> None:

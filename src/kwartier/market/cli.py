@@ -12,52 +12,33 @@ EAN is unknown; 2 wrong usage.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from kwartier.cli_options import EXIT_FAILED, HomeOption, JsonOption, err, instant, out, print_json
 from kwartier.config import Settings, load_settings
 from kwartier.market import service
 from kwartier.market.blocks import blocked_report
 from kwartier.market.processes import Index, Readings
 from kwartier.market.register import market_day
 
-EXIT_FAILED = 1
 app = typer.Typer(help="Supply market: the access register and its market processes.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Data home (default: $KWARTIER_HOME or ./kwartier-data).")
-]
 NowOption = Annotated[
     str | None,
     typer.Option("--now", help="The instant to advance the processes to (ISO 8601; default: now)."),
 ]
 
 
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
-
-
 def _instant(text: str | None) -> datetime:
     """An ISO-8601 instant (a date or a naive time is taken as UTC); now when not given."""
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise typer.BadParameter(f"{text!r} is no ISO-8601 instant") from error
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return instant(text) or datetime.now(UTC)
 
 
 def _day(text: str) -> date:
@@ -136,7 +117,7 @@ def apply(
             )
         ]
     if as_json:
-        _print_json(answers)
+        print_json(answers)
     else:
         for answer in answers:
             verdict = "accepted" if answer["accepted"] else f"rejected {answer['code']}: {answer['text']}"
@@ -153,7 +134,7 @@ def tick(now: NowOption = None, home: HomeOption = None, as_json: JsonOption = F
     with _registry(settings) as session:
         changed = service.tick(session, instant, _readings(settings))
     if as_json:
-        _print_json({"now": instant.isoformat(), "access_points_changed": changed})
+        print_json({"now": instant.isoformat(), "access_points_changed": changed})
     else:
         out.print(f"advanced to {instant.isoformat()}: {changed} access point(s) changed")
 
@@ -179,7 +160,7 @@ def state(
         err.print(f"[red]{ean}: no access point with this EAN in the register")
         raise typer.Exit(EXIT_FAILED)
     if as_json:
-        _print_json(document)
+        print_json(document)
         return
     for key in ("ean", "day", "status", "grid_user", "supplier", "brp", "regime", "meter", "capacity"):
         out.print(f"{key:>12}: {document[key]}")
@@ -197,7 +178,7 @@ def queue(now: NowOption = None, home: HomeOption = None, as_json: JsonOption = 
         service.tick(session, _instant(now), _readings(settings))
         items = service.work_queue(session)
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     table = Table("process", "kind", "ean", "reason", "since", "actions", "owner", "deadline", "level")
     for item in items:
@@ -233,7 +214,7 @@ def blocked(now: NowOption = None, home: HomeOption = None, as_json: JsonOption 
         "max": max(lead_times, default=None),
     }
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     for key in ("blocked", "blocked_over_10_days", "blocked_over_6_months", "compensation_total_euro"):
         out.print(f"{key:>26}: {report[key]}")
@@ -254,7 +235,7 @@ def outbox(
     with _registry(settings) as session:
         messages = service.outbox(session, recipient, after)
     if as_json:
-        _print_json(messages)
+        print_json(messages)
         return
     for message in messages:
         out.print(json.dumps(message, sort_keys=True))

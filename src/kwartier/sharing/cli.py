@@ -11,18 +11,16 @@ Exit codes: 0 success; 1 malformed input, a group that breaks a participation ru
 
 from __future__ import annotations
 
-import json
-import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kwartier.cli_options import HomeOption, JsonOption, err, fail, instant, out, print_json
 from kwartier.config import load_settings
 from kwartier.engine import connect, load, to_arrow
 from kwartier.registry.sharing_groups import AllocationKey
@@ -50,16 +48,6 @@ from kwartier.sharing.settlement import ESTIMATED_QUARTERS, MONTH, TARIFF, settl
 from kwartier.sharing.totals import Totals, amount_eur, check_conservation, totals_per_participant
 
 app = typer.Typer(help="Energy sharing and peer-to-peer sale, per quarter hour.", no_args_is_help=True)
-EXIT_FAILED = 1
-err = Console(stderr=True)
-out = Console()
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(EXIT_FAILED)
 
 
 def _kwh(wh: int) -> float:
@@ -99,7 +87,7 @@ def compute(
         group = read_group(group_file)
         readings = read_readings(readings_file, group)
     except InputError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     backend = connect(load_settings().engine)
     result = to_arrow(allocate(load(backend, readings.table), group.key), [PARTICIPANT, START])
     check_conservation(result)
@@ -113,7 +101,7 @@ def compute(
             "quarters": readings.quarters,
             "participants": [participant_document(t, group) for t in totals],
         }
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        print_json(document)
         return
     _print_totals(f"group {group.code} ({group.form.value}, {group.key.value} key)", totals, group)
     err.print(f"wrote {out_file} ({result.num_rows} rows, {readings.quarters} quarter hours)")
@@ -158,17 +146,6 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _instant(text: str | None) -> datetime | None:
-    """An ISO-8601 instant; a naive one is taken as UTC."""
-    if text is None:
-        return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Data home (default: $KWARTIER_HOME or ./kwartier-data).")
-]
 GroupOption = Annotated[str, typer.Option("--group", help="Code of the registered sharing group.")]
 FromOption = Annotated[str, typer.Option("--from", help="First market day (YYYY-MM-DD).")]
 ToOption = Annotated[str, typer.Option("--to", help="Market day after the last one (YYYY-MM-DD).")]
@@ -189,11 +166,11 @@ def run_settlement(
     """Settle a registered group on validated data from the store; write Parquet under the data home."""
     settings = load_settings(home)
     try:
-        run = settle(settings, group, _day(date_from), _day(date_to), _instant(as_of))
+        run = settle(settings, group, _day(date_from), _day(date_to), instant(as_of))
     except (LookupError, ParticipationError) as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     if as_json:
-        sys.stdout.write(json.dumps({**run.summary, "directory": str(run.directory)}, indent=2) + "\n")
+        print_json({**run.summary, "directory": str(run.directory)})
         return
     print_monthly(run.monthly)
     summary = run.summary
@@ -257,12 +234,12 @@ def compare(
             group,
             _day(date_from),
             _day(date_to),
-            as_of=_instant(as_of),
+            as_of=instant(as_of),
             energy_price=Decimal(energy_price),
             compensation=Decimal(compensation),
         )
     except (LookupError, ParticipationError) as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     by_key = {key: [o for o in outcomes if o.key is key] for key in AllocationKey}
     if as_json:
         document = {
@@ -280,7 +257,7 @@ def compare(
             }
             for key, rows in by_key.items()
         }
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        print_json(document)
         return
     table = Table(title=f"group {group}: the three keys on [{date_from}, {date_to})")
     for column in (
