@@ -19,10 +19,19 @@ from kwartier.registry.models import metadata
 from tests.registry.scenario import E1
 
 TABLES = {
+    "access_log",
     "access_points",
+    "accounts",
+    "api_clients",
+    "api_tokens",
+    "api_usage",
     "batches",
     "connection_capacities",
+    "data_access_contracts",
+    "export_jobs",
     "grid_areas",
+    "incidents",
+    "mandates",
     "market_inbox",
     "market_outbox",
     "market_processes",
@@ -31,6 +40,7 @@ TABLES = {
     "meters",
     "parties",
     "party_roles",
+    "portal_sessions",
     "process_events",
     "production_installations",
     "pseudonym_keys",
@@ -39,6 +49,8 @@ TABLES = {
     "sharing_groups",
     "sharing_participations",
     "sharing_terms",
+    "user_port_requests",
+    "webhook_deliveries",
 }
 
 

@@ -9,6 +9,20 @@ from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, Gri
 from kwartier.registry.access_register import RegisterFact
 from kwartier.registry.base import Base
 from kwartier.registry.batches import Batch
+from kwartier.registry.data_access import (
+    AccessLogEntry,
+    Account,
+    ApiClient,
+    ApiToken,
+    ApiUsage,
+    DataAccessContract,
+    ExportJob,
+    Incident,
+    Mandate,
+    PortalSession,
+    UserPortRequest,
+    WebhookDelivery,
+)
 from kwartier.registry.installations import ProductionInstallation
 from kwartier.registry.market_processes import InboxMessage, MarketProcess, ProcessEvent, Reservation
 from kwartier.registry.meters import Meter, MeterInstallation
@@ -20,12 +34,21 @@ from kwartier.registry.sharing_groups import SharingGroup, SharingParticipation,
 metadata = Base.metadata
 
 __all__ = [
+    "AccessLogEntry",
     "AccessPoint",
+    "Account",
+    "ApiClient",
+    "ApiToken",
+    "ApiUsage",
     "Base",
     "Batch",
     "ConnectionCapacity",
+    "DataAccessContract",
+    "ExportJob",
     "GridArea",
     "InboxMessage",
+    "Incident",
+    "Mandate",
     "MarketProcess",
     "MeasurementRegime",
     "Meter",
@@ -33,6 +56,7 @@ __all__ = [
     "OutboxMessage",
     "Party",
     "PartyRoleAssignment",
+    "PortalSession",
     "ProcessEvent",
     "ProductionInstallation",
     "PseudonymKey",
@@ -41,5 +65,7 @@ __all__ = [
     "SharingGroup",
     "SharingParticipation",
     "SharingTerms",
+    "UserPortRequest",
+    "WebhookDelivery",
     "metadata",
 ]
