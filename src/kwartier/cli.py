@@ -64,6 +64,31 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
+    home: HomeOption = None,
+) -> None:
+    """Start the customer portal and the API for energy service providers (``/api/v1``) together."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    settings = load_settings(home)
+    err.print(f"portal: http://{host}:{port}/   API: http://{host}:{port}/api/v1/docs")
+    if workers > 1:
+        import os  # noqa: PLC0415
+
+        os.environ["KWARTIER_HOME"] = str(settings.home)
+        uvicorn.run(
+            "kwartier.server:app_from_environment", factory=True, host=host, port=port, workers=workers
+        )
+        return
+    from kwartier.server import create_app  # noqa: PLC0415
+
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

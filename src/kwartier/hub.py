@@ -1,0 +1,61 @@
+"""The state one running server shares between requests: settings, registry, store, keys, limits, clock
+(issue 6). Built once by :func:`kwartier.server.create_app`; routes reach it through :func:`hub_of`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from kwartier.access.rate_limits import TokenBuckets
+from kwartier.access.sealing import Sealer
+from kwartier.config import Settings
+from kwartier.store.pseudonym import Pseudonymiser
+from kwartier.store.store import MeterStore
+
+API_RATE_PER_SECOND: Final = 50.0
+API_BURST: Final = 100
+EXPORT_RATE_PER_SECOND: Final = 1 / 60  # one history export per client per minute, burst 5
+EXPORT_BURST: Final = 5
+
+
+def utc_now() -> datetime:
+    """The current instant in UTC (the default clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Hub:
+    """What the portal and the API share while the server runs."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    sealer: Sealer
+    store: MeterStore
+    pseudonymiser: Pseudonymiser
+    clock: Callable[[], datetime] = utc_now
+    api_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(API_RATE_PER_SECOND, API_BURST))
+    export_limits: TokenBuckets = field(
+        default_factory=lambda: TokenBuckets(EXPORT_RATE_PER_SECOND, EXPORT_BURST)
+    )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A registry session committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def now(self) -> datetime:
+        """The current instant of the server's clock."""
+        return self.clock()
+
+
+def hub_of(request: Request) -> Hub:
+    """The :class:`Hub` of the application serving ``request``."""
+    hub: Hub = request.app.state.hub
+    return hub

@@ -1,0 +1,56 @@
+"""The web application: the customer portal and the API for energy service providers together (issue 6).
+
+``create_app`` builds one FastAPI application: ``/api/v1`` (JSON, OpenAPI at ``/api/v1/openapi.json``,
+interactive docs at ``/api/v1/docs``), the portal at ``/`` (server-rendered HTML) and its assets under
+``/static`` (served by the application itself, no CDN). ``kwartier serve`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from kwartier import __version__
+from kwartier.access.sealing import Sealer
+from kwartier.api import routes as api_routes
+from kwartier.config import Settings, load_settings
+from kwartier.hub import Hub, utc_now
+from kwartier.registry.database import open_registry, upgrade
+from kwartier.store.pseudonym import Pseudonymiser
+from kwartier.store.store import MeterStore
+
+
+def build_hub(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Hub:
+    """The shared state of a server on ``settings`` (registry brought to the newest schema)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.registry_url)
+    return Hub(
+        settings=settings,
+        sessions=open_registry(settings.registry_url),
+        sealer=Sealer.from_settings(settings),
+        store=MeterStore.open(settings.store_dir),
+        pseudonymiser=Pseudonymiser.from_key_file(settings.pseudonym_key_file),
+        clock=clock,
+    )
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """The portal and the API of the data home in ``settings``."""
+    app = FastAPI(
+        title="kwartier",
+        version=__version__,
+        summary="Meter data for grid users and, under their mandate, energy service providers.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.hub = build_hub(settings, clock)
+    app.include_router(api_routes.router, prefix="/api/v1")
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """:func:`create_app` on the settings of the environment (uvicorn's factory for several workers)."""
+    return create_app(load_settings())
