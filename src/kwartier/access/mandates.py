@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Final
 
 from kwartier.access.codes import DataService, MandateStatus
+from kwartier.domain.timegrid import BRUSSELS
 
 MAX_HISTORY_YEARS: Final = 3
 MAX_VALIDITY: Final = timedelta(days=3 * 366)
@@ -139,6 +140,12 @@ def within(periods: Iterable[Period], start: date, end: date) -> bool:
         if cursor >= end:
             return True
     return cursor >= end
+
+
+def market_day_within(periods: Iterable[Period], instant: datetime) -> bool:
+    """Whether the Europe/Brussels market day of ``instant`` lies in one of ``periods``."""
+    day = instant.astimezone(BRUSSELS).date()
+    return any(begin <= day and (end is None or day < end) for begin, end in periods)
 
 
 def clipped(periods: Iterable[Period], start: date, end: date) -> list[tuple[date, date]]:

@@ -67,3 +67,13 @@ def customer_occupancy(
         for ean, name, value, valid_from, recorded_at, process, source in session.execute(query)
     ]
     return occupancy_periods(facts, customer_ref)
+
+
+def grid_users_of(session: Session, ean: str) -> list[str]:
+    """Every customer reference ever recorded as grid user of ``ean``."""
+    values = session.scalars(
+        sa.select(RegisterFact.value)
+        .where(RegisterFact.ean == ean, RegisterFact.attribute == Attribute.GRID_USER.value)
+        .distinct()
+    )
+    return sorted({json.loads(value) for value in values if value is not None} - {None})

@@ -1,0 +1,108 @@
+"""The access log: every read of personal data, allowed or refused (issue 6; reference/data-access.md
+item 5: the customer can read who read which data when).
+
+Rules:
+- one entry per read of one access point's data service: instant, actor (API client or account), party,
+  EAN, service, data period, the mandate that allowed it or the reason it was refused, the route;
+- entries are only inserted (the database refuses UPDATE and DELETE, migration 0004);
+- a grid user sees the entries about their access points made while they were its grid user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kwartier.access.accounts import Principal
+from kwartier.access.codes import AccessOutcome, DataService
+from kwartier.access.mandates import Decision, market_day_within
+from kwartier.access.occupancy import customer_occupancy
+from kwartier.registry.data_access import AccessLogEntry, Account
+from kwartier.registry.parties import Party
+
+DEFAULT_LIMIT: Final = 200
+
+
+@dataclass(frozen=True)
+class LoggedRead:
+    """An access-log entry as the grid user sees it."""
+
+    at: datetime
+    party: str
+    actor: str
+    ean: str
+    service: str
+    data_from: date | None
+    data_to: date | None
+    outcome: AccessOutcome
+    reason: str | None
+
+
+def log_read(
+    session: Session,
+    principal: Principal,
+    *,
+    ean: str,
+    service: DataService,
+    data_from: date | None,
+    data_to: date | None,
+    decision: Decision,
+    route: str,
+    now: datetime,
+) -> None:
+    """Append the entry of one read (allowed or refused)."""
+    session.add(
+        AccessLogEntry(
+            at=now,
+            actor_kind="client" if principal.client_id else principal.role.value,
+            actor=principal.actor,
+            party_id=principal.party_id,
+            ean=ean,
+            service=service.value,
+            data_from=data_from,
+            data_to=data_to,
+            mandate_id=decision.mandate_id,
+            outcome=AccessOutcome.ALLOWED if decision.allowed else AccessOutcome.REFUSED,
+            reason=None if decision.refusal is None else decision.refusal.value,
+            route=route[:200],
+        )
+    )
+
+
+def entries_for_customer(session: Session, account: Account, limit: int = DEFAULT_LIMIT) -> list[LoggedRead]:
+    """The newest reads of the account's access points made while the account held them."""
+    if account.customer_ref is None:
+        return []
+    held = customer_occupancy(session, account.customer_ref)
+    if not held:
+        return []
+    rows = session.execute(
+        sa.select(AccessLogEntry, Party.name)
+        .join(Party, Party.id == AccessLogEntry.party_id, isouter=True)
+        .where(AccessLogEntry.ean.in_(list(held)))
+        .order_by(AccessLogEntry.id.desc())
+    )
+    entries: list[LoggedRead] = []
+    for entry, party in rows:
+        if entry.ean is None or not market_day_within(held[entry.ean], entry.at):
+            continue
+        entries.append(
+            LoggedRead(
+                at=entry.at,
+                party=party or ("you" if entry.actor == f"account:{account.id}" else entry.actor_kind),
+                actor=entry.actor,
+                ean=entry.ean,
+                service=entry.service,
+                data_from=entry.data_from,
+                data_to=entry.data_to,
+                outcome=entry.outcome,
+                reason=entry.reason,
+            )
+        )
+        if len(entries) >= limit:
+            break
+    return entries
