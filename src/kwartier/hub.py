@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from typing import Final
 
 from fastapi import Request
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kwartier.access.rate_limits import TokenBuckets
 from kwartier.access.sealing import Sealer
+from kwartier.access.usage import UsageCounter
 from kwartier.config import Settings
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
@@ -27,6 +30,13 @@ EXPORT_BURST: Final = 5
 def utc_now() -> datetime:
     """The current instant in UTC (the default clock)."""
     return datetime.now(UTC)
+
+
+def _export_lane() -> Executor:
+    """One worker process at the lowest CPU priority (:mod:`kwartier.exposure.export_jobs`)."""
+    from kwartier.exposure.export_jobs import lower_priority  # noqa: PLC0415 - avoids an import cycle
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=lower_priority)
 
 
 @dataclass
@@ -43,6 +53,9 @@ class Hub:
     export_limits: TokenBuckets = field(
         default_factory=lambda: TokenBuckets(EXPORT_RATE_PER_SECOND, EXPORT_BURST)
     )
+    usage: UsageCounter = field(default_factory=UsageCounter)
+    export_lane: Executor = field(default_factory=_export_lane)
+    wake: Callable[[], None] = field(default=lambda: None)  # the background loop's wake-up, once running
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

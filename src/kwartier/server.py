@@ -7,7 +7,8 @@ interactive docs at ``/api/v1/docs``), the portal at ``/`` (server-rendered HTML
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from kwartier import __version__
 from kwartier.access.sealing import Sealer
 from kwartier.api import routes as api_routes
+from kwartier.background import Background
 from kwartier.config import Settings, load_settings
 from kwartier.hub import Hub, utc_now
 from kwartier.registry.database import open_registry, upgrade
@@ -38,6 +40,19 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Hu
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     """The portal and the API of the data home in ``settings``."""
+    hub = build_hub(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        background = Background(hub)
+        hub.wake = background.wake
+        background.start()
+        try:
+            yield
+        finally:
+            background.stop()
+            hub.export_lane.shutdown(wait=False, cancel_futures=True)
+
     app = FastAPI(
         title="kwartier",
         version=__version__,
@@ -45,8 +60,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
-    app.state.hub = build_hub(settings, clock)
+    app.state.hub = hub
     app.include_router(api_routes.router, prefix="/api/v1")
     return app
 

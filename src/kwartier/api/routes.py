@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kwartier.api import health
+from kwartier.api import data, exports, health, mandates, oauth, operations
 
 router = APIRouter()
-router.include_router(health.router)
+for module in (health, oauth, mandates, data, exports, operations):
+    router.include_router(module.router)
