@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kwartier import __version__
+from kwartier.access import cli as access_cli
 from kwartier.billing import cli as billing_cli
 from kwartier.cli_options import EXIT_FAILED, HomeOption, JsonOption, err, instant, out, print_json
 from kwartier.config import load_settings
@@ -32,6 +33,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(store_app, name="store")
 app.add_typer(sharing_cli.app, name="sharing")
 app.add_typer(market_cli.app, name="market")
+app.add_typer(access_cli.app, name="access")
 app.command("peaks")(billing_cli.peaks)
 app.command("billing")(billing_cli.billing)
 app.command("billing-refresh")(billing_cli.billing_refresh)
@@ -417,10 +419,14 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the simulated region.")] = 42,
     access_points: Annotated[int, typer.Option(help="Electricity access points.")] = 2000,
     days: Annotated[int, typer.Option(help="Market days.")] = 7,
+    serve_after: Annotated[
+        bool, typer.Option("--serve", help="Then start the portal and the API (kwartier serve).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="TCP port for --serve.")] = 8000,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The main job: simulate a region → ingest → validate and estimate → quality report."""
+    """The main job: simulate a region → ingest → validate and estimate → quality report → data market."""
     from kwartier.demo import run_demo  # noqa: PLC0415
     from kwartier.quality.report import render  # noqa: PLC0415
     from kwartier.simulate.config import RegionConfig  # noqa: PLC0415
@@ -434,14 +440,24 @@ def demo(
     if as_json:
         sharing = result.sharing.summary if result.sharing else None
         billing = result.billing.as_dict() if result.billing else None
+        market = result.data_market
         print_json(
             {
                 "totals": result.totals(),
                 "quality": result.quality.as_dict(),
                 "sharing": sharing,
                 "billing": billing,
+                "data_market": None
+                if market is None
+                else {
+                    "accounts": sorted(market.accounts),
+                    "reads": market.reads,
+                    "consent_path": market.consent_path,
+                },
             }
         )
+        if serve_after:
+            serve(port=port, home=settings.home)
         return
     _print_batch_table(result.batches)
     totals = result.totals()
@@ -473,6 +489,29 @@ def demo(
         "  capacity tariff:    kwartier peaks --ean <EAN>\n"
         f"  billing data:       kwartier billing <EAN> --from {first} --to {end}\n"
         "  batch catalogue:    kwartier store batches"
+    )
+    _print_data_market(result.data_market, settings.home, port)
+    if serve_after:
+        serve(port=port, home=settings.home)
+
+
+def _print_data_market(seed: Any, home: Path, port: int) -> None:
+    """Where to click in the portal and the API of the demo (issue 6)."""
+    from kwartier.access.demo import PASSWORD  # noqa: PLC0415
+
+    base = f"http://127.0.0.1:{port}"
+    start = f"kwartier serve --home {home} --port {port}"
+    if seed is None:
+        out.print(f"\n[bold]Portal and API[/bold] (seeded before): {start}, then open {base}/")
+        return
+    accounts = "\n".join(f"    {login:<24} {what}" for login, what in seed.accounts.items())
+    out.print(
+        f"\n[bold]Portal and API[/bold]: {start}  (or ./scripts/demo.sh --serve)\n"
+        f"  portal:             {base}/  — sign in with password {PASSWORD!r} as\n{accounts}\n"
+        f"  a pending consent:  {base}{seed.consent_path}  (sign in as bert@kwartier.demo)\n"
+        f"  API for providers:  {base}/api/v1/docs  — client credentials in {seed.provider_credentials}\n"
+        f"  public status:      {base}/api/v1/status",
+        soft_wrap=True,
     )
 
 

@@ -17,6 +17,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from kwartier.access.demo import DataMarketSeed, seed_data_market
 from kwartier.billing.billing_data import RefreshReport, refresh
 from kwartier.capture.ingest import BatchReport, ingestor
 from kwartier.config import Settings
@@ -44,6 +45,7 @@ class DemoResult:
     quality: QualityReport | None = None
     sharing: SettlementRun | None = None  # the demo community's settlement (issue 5)
     billing: RefreshReport | None = None  # the kept capacity-tariff peaks (issue 4)
+    data_market: DataMarketSeed | None = None  # portal users, a provider and mandates (issue 6)
 
     def totals(self) -> dict[str, int]:
         """Sums over the ingested batches and the validation runs."""
@@ -89,4 +91,5 @@ def run_demo(settings: Settings, config: RegionConfig, progress: Progress | None
     result.quality = quality_report(settings, days, as_of=last_moment)
     result.sharing = demo_sharing(settings, days[0], days[-1] + timedelta(days=1), last_moment)
     result.billing = refresh(settings, moment=last_moment)
+    result.data_market = seed_data_market(settings, days, last_moment)
     return result

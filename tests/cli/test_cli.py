@@ -56,5 +56,14 @@ def test_demo_runs_end_to_end_and_reports_quality(tmp_path: Path) -> None:
     assert 0 < electricity["timeliness"]["share_by_d1"] <= 1
     assert document["billing"]["recomputed"] == ["2026-11"]  # the region's week lies in November 2026
     assert document["billing"]["access_point_months"] > 0
+    market = document["data_market"]  # portal users who moved in, a provider, mandates, real API reads
+    assert market["accounts"] == [
+        "ann@kwartier.demo",
+        "bert@kwartier.demo",
+        "facility@bakkerij.demo",
+        "ops@kwartier.demo",
+    ]
+    assert market["reads"] == 3 and market["consent_path"].startswith("/consent/kwc_")
     rerun = runner.invoke(app, args)  # replaying the same region changes nothing
-    assert json.loads(rerun.stdout)["totals"]["accepted"] == 0
+    again = json.loads(rerun.stdout)
+    assert again["totals"]["accepted"] == 0 and again["data_market"] is None

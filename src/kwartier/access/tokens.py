@@ -3,9 +3,9 @@
 Rules:
 - ``POST /api/v1/oauth/token`` with grant ``client_credentials`` gives a token valid :data:`CLIENT_TOKEN_TTL`
   (short-lived: a leaked token is soon worthless); the client must be live and its contract active;
-- a household creates personal tokens in the portal (an operator with ``kwartier access token``) (at most :data:`MAX_PERSONAL_TOKENS` live, valid
-  :data:`PERSONAL_TOKEN_TTL`), each shown once and revocable at once; a personal token reads only the data
-  its owner may see in the portal;
+- a household creates personal tokens in the portal, an operator with ``kwartier access token`` (at most
+  :data:`MAX_PERSONAL_TOKENS` live, valid :data:`PERSONAL_TOKEN_TTL`), each shown once and revocable at
+  once; a personal token reads only the data its owner may see in the portal;
 - a token is resolved by its SHA-256; an unknown, revoked or expired token resolves to nothing.
 """
 
