@@ -25,6 +25,7 @@ API_RATE_PER_SECOND: Final = 50.0
 API_BURST: Final = 100
 EXPORT_RATE_PER_SECOND: Final = 1 / 60  # one history export per client per minute, burst 5
 EXPORT_BURST: Final = 5
+WEBHOOK_QUEUED: Final = "kwartier.webhook_queued"  # set in a session by kwartier.access.events
 
 
 def utc_now() -> datetime:
@@ -59,9 +60,13 @@ class Hub:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A registry session committed on success, rolled back on error."""
-        with self.sessions() as session, session.begin():
-            yield session
+        """A registry session committed on success, rolled back on error; a committed webhook event
+        wakes the background loop, so the provider hears of a change at once."""
+        with self.sessions() as session:
+            with session.begin():
+                yield session
+            if session.info.pop(WEBHOOK_QUEUED, False):
+                self.wake()
 
     def now(self) -> datetime:
         """The current instant of the server's clock."""

@@ -179,4 +179,4 @@ def account(world: World, login: str) -> Account:
     return found
 
 
-__all__ = ["DSO", "E1", "E2", "NOW", "World", "account", "provider_token"]
+__all__ = ["DSO", "E1", "E2", "NOW", "PASSWORD", "PROVIDER", "World", "account", "provider_token"]

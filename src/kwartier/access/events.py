@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kwartier.access.contracts import webhook_secret
 from kwartier.access.sealing import Sealer
 from kwartier.access.webhooks import EVENT_HEADER, SIGNATURE_HEADER, next_attempt, sign
+from kwartier.hub import WEBHOOK_QUEUED
 from kwartier.registry.data_access import DataAccessContract, WebhookDelivery
 
 DELIVERY_TIMEOUT: Final = 10.0
@@ -31,6 +32,7 @@ def queue_event(
 ) -> str:
     """Queue ``event`` with ``data`` for the contract's webhook; returns the event id."""
     event_id = str(uuid.uuid4())
+    session.info[WEBHOOK_QUEUED] = True  # the server's transaction wakes the delivery loop after the commit
     body = {"id": event_id, "type": event, "created_at": now.isoformat(), "data": dict(data)}
     session.add(
         WebhookDelivery(
