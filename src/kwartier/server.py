@@ -19,6 +19,7 @@ from kwartier.api import routes as api_routes
 from kwartier.background import Background
 from kwartier.config import Settings, load_settings
 from kwartier.hub import Hub, utc_now
+from kwartier.portal import install_portal
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     )
     app.state.hub = hub
     app.include_router(api_routes.router, prefix="/api/v1")
+    install_portal(app)  # the portal's pages at /, its assets at /static
     return app
 
 

@@ -113,9 +113,7 @@ def port_state(session: Session, ean: str, now: datetime) -> PortState:
     return PortState(is_open, last.open_until if is_open else None, True, pending)
 
 
-def execute_due(
-    session: Session, now: datetime, *, failed: Collection[int] = ()
-) -> list[UserPortRequest]:
+def execute_due(session: Session, now: datetime, *, failed: Collection[int] = ()) -> list[UserPortRequest]:
     """The head-end's confirmation: every pending request is carried out now, except those whose id is in
     ``failed`` (the head-end could not reach the meter), which are marked failed. Returns them all."""
     handled = list(
