@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
@@ -40,6 +41,7 @@ VERSION: Final = 1
 SCHEMAS_DIR: Final = Path(__file__).parent / "schemas"
 
 
+@lru_cache(maxsize=4096)  # a market has few parties, each named in many messages
 def _gln(code: str) -> str:
     """A GLN-13 party code with a correct GS1 check digit (same rule as the EAN, see domain.ean)."""
     if check_digit(code[:-1]) != int(code[-1]):
@@ -317,6 +319,7 @@ def parse_inbound_json(text: str) -> Inbound:
     return parse_inbound(document)
 
 
+@cache
 def message_type(model: type[BaseModel]) -> str:
     """The ``type`` tag of a message model."""
     field = model.model_fields["type"]

@@ -1,0 +1,104 @@
+"""Bulk writes of the market service: many rows per statement, inside the caller's transaction.
+
+Rules:
+- every value goes through the SQLAlchemy type processors of its column (UTC instants, dates, code lists
+  checked against their enum), so a row is stored exactly as a Core insert would store it; only
+  SQLAlchemy's per-row parameter bookkeeping is skipped;
+- inserts: one ``executemany`` on the driver's cursor on SQLite, ``COPY … FROM STDIN`` on PostgreSQL;
+  updates by primary key (the two projections that hold a current state: market processes and
+  reservations): one ``executemany`` (pipelined by psycopg on PostgreSQL);
+- nothing here commits: the rows belong to the transaction the session is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+Row = Sequence[Any]
+_Processors = list[tuple[int, Callable[[Any], Any]]]
+_PROCESSORS: dict[tuple[str, str, tuple[str, ...]], _Processors] = {}
+
+
+def _processors(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Processors:
+    """(position, bind processor) of each of ``columns`` that has one on ``dialect``."""
+    key = (dialect.name, table.name, columns)
+    if key not in _PROCESSORS:
+        found: _Processors = []
+        for position, name in enumerate(columns):
+            column_type = table.columns[name].type
+            processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                found.append((position, processor))
+        _PROCESSORS[key] = found
+    return _PROCESSORS[key]
+
+
+def _bound(rows: Sequence[Row], processors: _Processors) -> Sequence[Row]:
+    """``rows`` with every value put through its column's processor. A processor is a pure function of
+    the value and the rows of a chunk share few distinct instants, dates and codes, so each distinct
+    value of a column is processed once."""
+    if not processors:
+        return rows
+    columns = list(zip(*rows, strict=True))
+    for position, processor in processors:
+        column = columns[position]
+        processed = {value: processor(value) for value in set(column)}
+        columns[position] = tuple(map(processed.__getitem__, column))
+    return list(zip(*columns, strict=True))
+
+
+def _driver(session: Session) -> tuple[sa.Dialect, Any]:
+    connection = session.connection()
+    return connection.dialect, connection.connection.driver_connection
+
+
+def insert(session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
+    """Append ``rows`` (values in the order of ``columns``) to ``table``."""
+    if not rows:
+        return
+    dialect, driver = _driver(session)
+    names = tuple(columns)
+    bound = _bound(rows, _processors(dialect, table, names))
+    quote = dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
+    cursor = driver.cursor()
+    try:
+        if dialect.name == "postgresql":
+            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                for row in bound:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(_marker(dialect) for _ in names)
+            cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", bound)
+    finally:
+        cursor.close()
+
+
+def update(
+    session: Session, table: sa.Table, columns: Sequence[str], key: Sequence[str], rows: Sequence[Row]
+) -> None:
+    """Set ``columns`` of the rows of ``table`` identified by ``key``; each row gives the values of
+    ``columns`` then of ``key``."""
+    if not rows:
+        return
+    dialect, driver = _driver(session)
+    names = (*columns, *key)
+    bound = _bound(rows, _processors(dialect, table, names))
+    quote = dialect.identifier_preparer.quote
+    mark = _marker(dialect)
+    assignments = ", ".join(f"{quote(name)} = {mark}" for name in columns)
+    condition = " AND ".join(f"{quote(name)} = {mark}" for name in key)
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}", bound)
+    finally:
+        cursor.close()
+
+
+def _marker(dialect: sa.Dialect) -> str:
+    """The driver's positional parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"

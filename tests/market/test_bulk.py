@@ -1,0 +1,85 @@
+"""Bulk writes (SQLite executemany, PostgreSQL COPY) store exactly what a Core insert or update stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from kwartier.market import bulk
+from kwartier.registry.access_register import RegisterFact
+from kwartier.registry.market_processes import MarketProcess
+from tests.market.helpers import E1, E3, STROOM
+
+FACT_COLUMNS = ("ean", "attribute", "value", "valid_from", "recorded_at", "process_id", "source")
+BRUSSELS_SUMMER = timezone(timedelta(hours=2))
+
+
+def _stored(session: Session, table: str, order: str) -> list[tuple[Any, ...]]:
+    """The rows of ``table`` as the database driver returns them (no SQLAlchemy type processing)."""
+    result = session.connection().exec_driver_sql(f"SELECT * FROM {table} ORDER BY {order}")
+    return [tuple(row) for row in result]
+
+
+def test_bulk_insert_stores_what_a_core_insert_stores(market: sessionmaker[Session]) -> None:
+    instant = datetime(2026, 3, 29, 3, 30, 0, 250, tzinfo=BRUSSELS_SUMMER)  # stored in UTC
+    rows = [
+        (E1, "supplier", '"5414499000017"', date(2026, 3, 29), instant, "p1", "switch"),
+        (E3, "grid_user", None, date(2026, 1, 1), instant.astimezone(UTC), None, "master_data"),
+    ]
+    table = RegisterFact.__table__
+    assert isinstance(table, sa.Table)
+    with market() as session:
+        bulk.insert(session, table, FACT_COLUMNS, rows)
+        via_bulk = _stored(session, "register_facts", "id")
+        session.rollback()
+        session.execute(sa.insert(table), [dict(zip(FACT_COLUMNS, row, strict=True)) for row in rows])
+        via_core = _stored(session, "register_facts", "id")
+        session.rollback()
+    assert [row[1:] for row in via_bulk] == [row[1:] for row in via_core]
+    assert len(via_bulk) == 2
+
+
+def test_bulk_update_sets_what_a_core_update_sets(market: sessionmaker[Session]) -> None:
+    created = datetime(2026, 2, 1, 9, tzinfo=UTC)
+    process = {
+        "id": "sw1",
+        "kind": "switch",
+        "ean": E1,
+        "state": "pending",
+        "sender": STROOM,
+        "effective_date": date(2026, 2, 10),
+        "created_at": created,
+        "updated_at": created,
+        "steps": 1,
+        "data": "{}",
+    }
+    changed = ("state", "updated_at", "steps")
+    later = datetime(2026, 2, 10, 0, 5, tzinfo=BRUSSELS_SUMMER)
+    with market() as session:
+        session.execute(sa.insert(MarketProcess), [process])
+        bulk.update(session, MarketProcess.__table__, changed, ("id",), [("awaiting_index", later, 2, "sw1")])
+        via_bulk = _stored(session, "market_processes", "id")
+        session.rollback()
+        session.execute(sa.insert(MarketProcess), [process])
+        session.execute(
+            sa.update(MarketProcess).where(MarketProcess.id == "sw1"),
+            {"state": "awaiting_index", "updated_at": later, "steps": 2},
+        )
+        via_core = _stored(session, "market_processes", "id")
+        session.rollback()
+    assert via_bulk == via_core
+    assert via_bulk[0][3] == "awaiting_index"
+
+
+def test_bulk_writes_refuse_what_the_columns_refuse(market: sessionmaker[Session]) -> None:
+    table = RegisterFact.__table__
+    assert isinstance(table, sa.Table)
+    naive = (E1, "supplier", None, date(2026, 1, 1), datetime(2026, 1, 1, 9), None, "switch")  # noqa: DTZ001
+    with market() as session, pytest.raises(ValueError, match="timezone-aware"):
+        bulk.insert(session, table, FACT_COLUMNS, [naive])
+    with market() as session, pytest.raises(LookupError):
+        bulk.update(session, MarketProcess.__table__, ("state",), ("id",), [("stuck", "sw1")])
