@@ -14,6 +14,8 @@ from kwartier.registry.access_register import RegisterFact
 from kwartier.registry.market_processes import MarketProcess
 from tests.market.helpers import E1, E3, STROOM
 
+FACTS = RegisterFact.metadata.tables[RegisterFact.__tablename__]
+PROCESSES = MarketProcess.metadata.tables[MarketProcess.__tablename__]
 FACT_COLUMNS = ("ean", "attribute", "value", "valid_from", "recorded_at", "process_id", "source")
 BRUSSELS_SUMMER = timezone(timedelta(hours=2))
 
@@ -30,13 +32,11 @@ def test_bulk_insert_stores_what_a_core_insert_stores(market: sessionmaker[Sessi
         (E1, "supplier", '"5414499000017"', date(2026, 3, 29), instant, "p1", "switch"),
         (E3, "grid_user", None, date(2026, 1, 1), instant.astimezone(UTC), None, "master_data"),
     ]
-    table = RegisterFact.__table__
-    assert isinstance(table, sa.Table)
     with market() as session:
-        bulk.insert(session, table, FACT_COLUMNS, rows)
+        bulk.insert(session, FACTS, FACT_COLUMNS, rows)
         via_bulk = _stored(session, "register_facts", "id")
         session.rollback()
-        session.execute(sa.insert(table), [dict(zip(FACT_COLUMNS, row, strict=True)) for row in rows])
+        session.execute(sa.insert(FACTS), [dict(zip(FACT_COLUMNS, row, strict=True)) for row in rows])
         via_core = _stored(session, "register_facts", "id")
         session.rollback()
     assert [row[1:] for row in via_bulk] == [row[1:] for row in via_core]
@@ -61,7 +61,7 @@ def test_bulk_update_sets_what_a_core_update_sets(market: sessionmaker[Session])
     later = datetime(2026, 2, 10, 0, 5, tzinfo=BRUSSELS_SUMMER)
     with market() as session:
         session.execute(sa.insert(MarketProcess), [process])
-        bulk.update(session, MarketProcess.__table__, changed, ("id",), [("awaiting_index", later, 2, "sw1")])
+        bulk.update(session, PROCESSES, changed, ("id",), [("awaiting_index", later, 2, "sw1")])
         via_bulk = _stored(session, "market_processes", "id")
         session.rollback()
         session.execute(sa.insert(MarketProcess), [process])
@@ -76,10 +76,8 @@ def test_bulk_update_sets_what_a_core_update_sets(market: sessionmaker[Session])
 
 
 def test_bulk_writes_refuse_what_the_columns_refuse(market: sessionmaker[Session]) -> None:
-    table = RegisterFact.__table__
-    assert isinstance(table, sa.Table)
     naive = (E1, "supplier", None, date(2026, 1, 1), datetime(2026, 1, 1, 9), None, "switch")  # noqa: DTZ001
     with market() as session, pytest.raises(ValueError, match="timezone-aware"):
-        bulk.insert(session, table, FACT_COLUMNS, [naive])
+        bulk.insert(session, FACTS, FACT_COLUMNS, [naive])
     with market() as session, pytest.raises(LookupError):
-        bulk.update(session, MarketProcess.__table__, ("state",), ("id",), [("stuck", "sw1")])
+        bulk.update(session, PROCESSES, ("state",), ("id",), [("stuck", "sw1")])
