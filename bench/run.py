@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from kwartier.capture.headend import INTERVAL_HEADER
 from kwartier.config import load_settings
+from kwartier.domain.ean import with_check_digit
 from kwartier.domain.timegrid import local_midnight_utc
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.registry.master_data import load_master_data
@@ -105,6 +106,11 @@ def bench_ingest(access_points: int) -> dict[str, Any]:
     }
 
 
+def bench_ean(n: int) -> str:
+    """The EAN-18 (valid GS1 check digit) of the ``n``-th access point of the year store."""
+    return with_check_digit(f"54144882{n:09d}")
+
+
 def build_year_store(home: Path, access_points: int) -> tuple[MeterStore, list[str]]:
     """A store of ``access_points`` × one year of quarter-hour offtake, one batch per month (final layout).
 
@@ -114,7 +120,7 @@ def build_year_store(home: Path, access_points: int) -> tuple[MeterStore, list[s
     settings = load_settings(home)
     pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
     store = MeterStore.open(settings.store_dir)
-    aps = [pseudonymiser.of(f"54144882{n:09d}0") for n in range(access_points)]
+    aps = [pseudonymiser.of(bench_ean(n)) for n in range(access_points)]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET memory_limit = '4GB'")

@@ -4,6 +4,9 @@ Rules:
 - the schema is only ever created by the migrations shipped in :mod:`kwartier.registry.migrations`;
   :func:`upgrade` applies the missing ones, so it is safe on an empty, an old or a current database;
 - SQLite enforces foreign keys only when asked, per connection: every connection kwartier opens asks;
+- a SQLite file runs in WAL mode with ``synchronous = NORMAL`` and a 10 s busy timeout: readers never wait
+  for a writer, several server workers can write (the access log) without "database is locked", and a
+  committed transaction survives a crash of the process (WAL; only an OS crash may lose the last ones);
 - a SQLite file's directory is created when missing (the default registry lives in ``KWARTIER_HOME``).
 """
 
@@ -36,6 +39,10 @@ def create_registry_engine(url: str) -> sa.Engine:
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 10000")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
 
