@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Final
 
 WIDTH: Final = 960
-HEIGHT: Final = 320
-PAD_LEFT: Final = 56
+HEIGHT: Final = 400
+PAD_LEFT: Final = 8
 PAD_RIGHT: Final = 8
-PAD_TOP: Final = 16
-PAD_BOTTOM: Final = 28
+PAD_TOP: Final = 48  # room for the scale label above the bars
+PAD_BOTTOM: Final = 44  # room for the axis labels
 MARKER_GAP: Final = 7
 
 
