@@ -16,10 +16,10 @@ from typing import Final
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, Route, sync_playwright
-
-from kwartier.server import create_app
 from tests.conftest import REPO
 from tests.portal.conftest import C1, E1, PASSWORD, RETURN_URL, Clock, PortalWorld
+
+from kwartier.server import create_app
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 ARGS: Final = [
@@ -83,17 +83,22 @@ class Steps:
         self.page.screenshot(path=SCREENSHOTS / f"{self.name}-{self.number:02d}-{step}.png", full_page=True)
         if self.phone:
             width = self.page.evaluate("document.documentElement.scrollWidth")
-            assert width <= self.page.viewport_size["width"] if self.page.viewport_size else False, (
+            viewport = self.page.viewport_size
+            assert viewport is not None and width <= viewport["width"], (
                 f"{step}: the page is {width} px wide at the phone size"
             )
 
 
 def _provider_page(route: Route) -> None:
-    route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>provider</title><h1>back</h1>")
+    route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>provider</title><h1>back</h1>"
+    )
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))
-def test_the_main_flows_in_a_real_browser(browser: Browser, server: str, world: PortalWorld, size: str) -> None:
+def test_the_main_flows_in_a_real_browser(
+    browser: Browser, server: str, world: PortalWorld, size: str
+) -> None:
     width, height, locale = VIEWPORTS[size]
     context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     context.route("https://provider.example/**", _provider_page)
