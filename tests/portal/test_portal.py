@@ -635,3 +635,35 @@ def test_pages_carry_security_headers_and_assets_are_served_locally(client: Test
 def test_the_portal_is_not_in_the_openapi_description(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert not [path for path in paths if not path.startswith("/api/v1")]
+
+
+def test_password_guessing_is_slowed_per_login(client: TestClient, clock: Clock) -> None:
+    for _ in range(10):
+        assert sign_in(client, C1, password="guess guess guess").status_code == 401
+    blocked = sign_in(client, C1)  # even the right password is not checked now
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) == 30
+    assert "kwartier_session" not in blocked.headers.get("set-cookie", "")
+    assert sign_in(client, C0).status_code == 303  # another login is not slowed
+    client.cookies.clear()
+    clock.now = NOW + timedelta(seconds=30)
+    assert sign_in(client, C1).status_code == 303
+
+
+def test_a_provider_account_has_no_portal(client: TestClient, world: PortalWorld) -> None:
+    from kwartier.access.accounts import create_account  # noqa: PLC0415
+    from kwartier.access.codes import AccountRole  # noqa: PLC0415
+    from kwartier.access.sealing import Sealer  # noqa: PLC0415
+
+    with _session(world) as session, session.begin():
+        create_account(
+            session,
+            Sealer.from_settings(world.settings),
+            login="dev@inzicht.example",
+            password="a long enough password",
+            role=AccountRole.PROVIDER,
+            now=NOW,
+        )
+    assert sign_in(client, "dev@inzicht.example", password="a long enough password").status_code == 303
+    assert client.get("/").status_code == 403
+    for path in ("/access-points", "/my-data", "/operator/usage", "/tokens"):
+        assert client.get(path).status_code == 403

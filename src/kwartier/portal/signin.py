@@ -3,15 +3,20 @@
 Rules: a failed sign-in answers 401 with one generic message (neither whether the login exists nor which
 part was wrong, :func:`kwartier.access.accounts.authenticate`); a successful one starts a new session and
 returns to the page asked for (a path on this site only); signing out ends the session in the registry.
+Password guessing is slowed per login: :data:`SIGNIN_BURST` attempts, then one per
+1/:data:`SIGNIN_RATE_PER_SECOND` seconds, answered 429 with ``Retry-After`` and checking nothing.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from kwartier.access.accounts import authenticate, end_session, start_session
 from kwartier.access.codes import AccountRole
+from kwartier.access.rate_limits import TokenBuckets
 from kwartier.portal.i18n import LANGUAGES
 from kwartier.portal.web import (
     ANONYMOUS_CSRF_COOKIE,
@@ -32,6 +37,9 @@ from kwartier.portal.web import (
 from kwartier.registry.data_access import Account
 
 router = APIRouter()
+
+SIGNIN_BURST: Final = 10
+SIGNIN_RATE_PER_SECOND: Final = 1 / 30
 
 
 def home_of(visitor: Viewer) -> str:
@@ -63,6 +71,14 @@ def signin(request: Request, hub: HubDep, visitor: Visitor, form: CheckedForm) -
     """Check the login and password; on success a new session cookie and back to the page asked for."""
     login, password = form_text(form, "login"), form_text(form, "password")
     target = safe_next(form_text(form, "next"))
+    limits: TokenBuckets = request.app.state.portal_signin_limits
+    wait = limits.take(login.lower(), hub.now().timestamp())
+    if wait:
+        page = render(
+            request, visitor, "signin.html", status_code=429, next_path=target, failed=True, login=login
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
     with hub.transaction() as session:
         account = authenticate(session, login, password) if login and password else None
         token = start_session(session, account, hub.now()) if account is not None else None
