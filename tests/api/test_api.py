@@ -314,3 +314,34 @@ def test_a_history_export_runs_on_its_lane_and_equals_the_direct_read(api: TestC
 def test_now_is_the_fixed_clock(api: TestClient) -> None:
     assert api.app.state.hub.now() == NOW  # type: ignore[attr-defined]
     assert isinstance(NOW, datetime)
+
+
+def test_occupants_see_only_their_own_mandates_and_reads(api: TestClient, world: World) -> None:
+    from kwartier.access.access_log import entries_for_customer  # noqa: PLC0415
+    from kwartier.access.mandate_service import mandates_of_customer, may_decide  # noqa: PLC0415
+
+    headers = provider_token(api, world)
+    c1_request = _request(api, headers, data_from="2023-12-01")
+    _approve(world, c1_request["consent_url"])
+    c0_request = _request(api, headers, data_from="2023-10-22", data_to="2023-12-01", reference="for-c0")
+    _approve(world, c0_request["consent_url"], login="c0@example.be")
+    assert (
+        _energy(api, headers, "2023-11-01", "2023-11-08").status_code == 200
+    )  # C0's days, under C0's mandate
+    assert _energy(api, headers, "2023-12-01", "2023-12-08").status_code == 200  # C1's days
+    with open_registry(world.settings.registry_url)() as session:
+        c0, c1 = account(world, "c0@example.be"), account(world, "c1@example.be")
+        assert [g.mandate.id for g in mandates_of_customer(session, c1)] == [c1_request["mandate"]["id"]]
+        assert [g.mandate.id for g in mandates_of_customer(session, c0)] == [c0_request["mandate"]["id"]]
+        assert [(e.data_from, e.outcome.value) for e in entries_for_customer(session, c1)] == [
+            (date(2023, 12, 1), "allowed")
+        ]
+        assert [(e.data_from, e.outcome.value) for e in entries_for_customer(session, c0)] == [
+            (date(2023, 11, 1), "allowed")
+        ]
+        later = _request(api, headers, data_from="2024-01-01", reference="after-c0")
+        from kwartier.registry.data_access import Mandate  # noqa: PLC0415
+
+        pending = session.get(Mandate, later["mandate"]["id"])
+        assert pending is not None
+        assert may_decide(session, c1, pending) and not may_decide(session, c0, pending)

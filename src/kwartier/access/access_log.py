@@ -5,7 +5,8 @@ Rules:
 - one entry per read of one access point's data service: instant, actor (API client or account), party,
   EAN, service, data period, the mandate that allowed it or the reason it was refused, the route;
 - entries are only inserted (the database refuses UPDATE and DELETE, migration 0004);
-- a grid user sees the entries about their access points made while they were its grid user.
+- a grid user sees the reads of their access points whose data period overlaps the days they were its
+  grid user (a predecessor's data read later is not theirs to see, and their data read later is).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from kwartier.access.accounts import Principal
 from kwartier.access.codes import AccessOutcome, DataService
-from kwartier.access.mandates import Decision, market_day_within
+from kwartier.access.mandates import Decision, Period, clipped, market_day_within
 from kwartier.access.occupancy import customer_occupancy
 from kwartier.registry.data_access import AccessLogEntry, Account
 from kwartier.registry.parties import Party
@@ -73,8 +74,16 @@ def log_read(
     )
 
 
+def _concerns(periods: list[Period], entry: AccessLogEntry) -> bool:
+    """Whether a read touched the customer's days: its data period overlaps their occupancy (a read
+    without a data period: made on one of their days)."""
+    if entry.data_from is None or entry.data_to is None:
+        return market_day_within(periods, entry.at)
+    return bool(clipped(periods, entry.data_from, entry.data_to))
+
+
 def entries_for_customer(session: Session, account: Account, limit: int = DEFAULT_LIMIT) -> list[LoggedRead]:
-    """The newest reads of the account's access points made while the account held them."""
+    """The newest reads of the account's access points that touched the days the account held them."""
     if account.customer_ref is None:
         return []
     held = customer_occupancy(session, account.customer_ref)
@@ -88,7 +97,7 @@ def entries_for_customer(session: Session, account: Account, limit: int = DEFAUL
     )
     entries: list[LoggedRead] = []
     for entry, party in rows:
-        if entry.ean is None or not market_day_within(held[entry.ean], entry.at):
+        if entry.ean is None or not _concerns(held[entry.ean], entry):
             continue
         entries.append(
             LoggedRead(

@@ -27,6 +27,7 @@ from kwartier.access.mandates import (
     MandateView,
     Refusal,
     check_read,
+    clipped,
     decided,
     due_for_reminder,
     is_expired,
@@ -149,13 +150,15 @@ def mandate_by_consent(session: Session, token: str) -> Mandate | None:
 
 
 def may_decide(session: Session, account: Account, mandate: Mandate) -> bool:
-    """Whether ``account`` is the grid user who can grant ``mandate``: for an access point, its grid user at
-    some time; for an enterprise number, the organisation with that number."""
+    """Whether ``account`` is the grid user who can grant ``mandate``: for an access point, its grid user on
+    some day of the requested data period (the approval only ever opens those days); for an enterprise
+    number, the organisation with that number."""
     if account.role is not AccountRole.GRID_USER or account.customer_ref is None:
         return False
     if mandate.subject_kind is SubjectKind.ENTERPRISE:
         return account.customer_ref == mandate.subject
-    return bool(customer_occupancy(session, account.customer_ref, [mandate.subject]))
+    held = customer_occupancy(session, account.customer_ref, [mandate.subject]).get(mandate.subject, [])
+    return bool(clipped(held, mandate.data_from, mandate.data_to))
 
 
 def decide(session: Session, account: Account, mandate: Mandate, approve: bool, now: datetime) -> Mandate:
@@ -229,10 +232,13 @@ class GrantedAccess:
 
 
 def mandates_of_customer(session: Session, account: Account) -> list[GrantedAccess]:
-    """Every mandate on the account's access points or enterprise number (any status), newest first."""
+    """The mandates that concern the account (any status), newest first: those it decided, those on its
+    enterprise number, and requests still open on one of its access points for a period it held it. A
+    predecessor's or successor's mandates on the same access point are never shown."""
     if account.customer_ref is None:
         return []
-    eans = list(customer_occupancy(session, account.customer_ref))
+    held = customer_occupancy(session, account.customer_ref)
+    eans = list(held)
     query = (
         sa.select(Mandate, Party.name)
         .join(DataAccessContract, DataAccessContract.id == Mandate.contract_id)
@@ -247,7 +253,24 @@ def mandates_of_customer(session: Session, account: Account) -> list[GrantedAcce
         )
         .order_by(Mandate.requested_at.desc())
     )
-    return [GrantedAccess(mandate, party) for mandate, party in session.execute(query)]
+    return [
+        GrantedAccess(mandate, party)
+        for mandate, party in session.execute(query)
+        if mandate.subject_kind is SubjectKind.ENTERPRISE
+        or mandate.decided_by == account.id
+        or (_decided_by_same_customer(session, mandate, account))
+        or (
+            mandate.status is MandateStatus.REQUESTED
+            and bool(clipped(held.get(mandate.subject, []), mandate.data_from, mandate.data_to))
+        )
+    ]
+
+
+def _decided_by_same_customer(session: Session, mandate: Mandate, account: Account) -> bool:
+    if mandate.decided_by is None:
+        return False
+    grantor = session.get(Account, mandate.decided_by)
+    return grantor is not None and grantor.customer_ref == account.customer_ref
 
 
 def pending_mandates(session: Session, account: Account) -> list[GrantedAccess]:

@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final, TextIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -155,6 +156,8 @@ def aggregate(readings: pa.Table, granularity: Granularity) -> pa.Table:
     status other than measured or estimated, or an interval that does not fit in one period.
     """
     granularity = Granularity(granularity)
+    if granularity is Granularity.QUARTER:
+        return _per_interval(readings)
     rows = _checked(readings)
     if rows.num_rows == 0:
         return TOTALS.empty_table()
@@ -162,9 +165,7 @@ def aggregate(readings: pa.Table, granularity: Granularity) -> pa.Table:
     rows = rows.append_column(_INTERVAL_START, rows[START]).append_column(
         _INTERVAL_END, pc.add(rows[START], length)
     )
-    if granularity is Granularity.QUARTER:
-        periods = rows.append_column(END, rows[_INTERVAL_END])
-    elif granularity is Granularity.HOUR:
+    if granularity is Granularity.HOUR:
         hours = pc.floor_temporal(rows[START], unit="hour")
         periods = rows.set_column(rows.schema.get_field_index(START), START, hours).append_column(
             END, pc.add(hours, pa.scalar(HOUR, pa.duration("us")))
@@ -260,8 +261,35 @@ def decimal_text(thousandths: int) -> str:
     return f"{sign}{whole}.{fraction:03d}"
 
 
-def _checked(readings: pa.Table) -> pa.Table:
-    """The input columns of ``readings``, typed, once checked to be current readings of one access point."""
+def _per_interval(readings: pa.Table) -> pa.Table:
+    """:func:`aggregate` at granularity quarter: every current reading is its own total (no grouping)."""
+    rows = _checked(readings, repeats=False).sort_by(
+        [(CHANNEL, "ascending"), (TARIFF, "ascending"), (START, "ascending")]
+    )
+    if rows.num_rows == 0:
+        return TOTALS.empty_table()
+    same = [
+        pc.equal(rows[key].slice(1), rows[key].slice(0, rows.num_rows - 1))
+        for key in (CHANNEL, TARIFF, START)
+    ]
+    repeated = pc.and_(pc.and_(same[0], same[1]), same[2])
+    if pc.any(repeated).as_py():
+        at = pc.index(repeated, True).as_py()
+        raise ValueError(
+            f"{rows[CHANNEL][at]} {rows[TARIFF][at]} starting {rows[START][at]} has several versions: "
+            "export the current readings (MeterStore.read_access_point), not every version"
+        )
+    length = pc.multiply(rows[MINUTES].cast(pa.int64()), _MICROS_PER_MINUTE).cast(pa.duration("us"))
+    estimated = pc.equal(rows[STATUS], ReadingStatus.ESTIMATED.value)
+    status = pc.if_else(estimated, TotalStatus.ESTIMATED.value, TotalStatus.MEASURED.value)
+    columns = [rows[CHANNEL], rows[TARIFF], rows[START], pc.add(rows[START], length), rows[VALUE]]
+    ones = pa.array(np.ones(rows.num_rows, dtype=np.int64))
+    return pa.table([*columns, ones, estimated.cast(pa.int64()), status], schema=TOTALS)
+
+
+def _checked(readings: pa.Table, *, repeats: bool = True) -> pa.Table:
+    """The input columns of ``readings``, typed, once checked to be current readings of one access point
+    (``repeats``: also that no interval has several versions; :func:`_per_interval` checks it itself)."""
     missing = [name for name in _INPUT_COLUMNS if name not in readings.column_names]
     if missing:
         raise ValueError(f"readings lack the columns {missing}")
@@ -279,6 +307,8 @@ def _checked(readings: pa.Table) -> pa.Table:
     rows = readings.select(list(_INPUT_COLUMNS)).cast(
         pa.schema([STORED_READINGS.field(n) for n in _INPUT_COLUMNS])
     )
+    if not repeats:
+        return rows
     keys = rows.group_by([CHANNEL, TARIFF, START], use_threads=False).aggregate([(VALUE, "count")])
     repeated = pc.greater(keys[f"{VALUE}_count"], 1)
     if pc.any(repeated).as_py():

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Final
 
 import orjson
+import pyarrow as pa
 import sqlalchemy as sa
 
 from kwartier.access.codes import ExportStatus
 from kwartier.config import Settings
 from kwartier.exposure import meter_data
 from kwartier.exposure.export import Granularity
+from kwartier.exposure.json_rows import totals_json
 from kwartier.hub import Hub, utc_now
 from kwartier.registry.data_access import ExportJob
+from kwartier.schema import CHANNEL, START, TARIFF
 
 MAX_EXPORT_DAYS: Final = 3 * 366 + 1
 KEEP: Final = timedelta(days=7)
@@ -59,30 +62,24 @@ def run_export(settings: Settings, job_id: str) -> None:
             carrier = meter_data.energy_of_access_point(session, ean)
         if carrier is None:
             raise ValueError("unknown access point")
-        rows = []
+        parts = []
         cursor = start
         while cursor < end:
             following = min((cursor.replace(day=1) + timedelta(days=32)).replace(day=1), end)
-            totals = meter_data.energy(hub, ean, carrier, cursor, following, granularity)
-            rows.extend(
-                totals.rename_columns(
-                    [*totals.column_names[:4], "value_wh", *totals.column_names[5:]]
-                ).to_pylist()
-            )
+            parts.append(meter_data.energy(hub, ean, carrier, cursor, following, granularity))
             cursor = following
+        totals = pa.concat_tables(parts).sort_by(
+            [(CHANNEL, "ascending"), (TARIFF, "ascending"), (START, "ascending")]
+        )
         path = export_path(settings, job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
-        body = {
-            "ean": ean,
-            "granularity": granularity.value,
-            "data_from": start,
-            "data_to": end,
-            "rows": rows,
-        }
-        partial.write_bytes(orjson.dumps(body))
+        head = orjson.dumps(
+            {"ean": ean, "granularity": granularity.value, "data_from": start, "data_to": end}
+        )
+        partial.write_bytes(head[:-1] + b',"rows":' + totals_json(totals) + b"}")
         partial.replace(path)
-        outcome, error, count = ExportStatus.DONE, None, len(rows)
+        outcome, error, count = ExportStatus.DONE, None, totals.num_rows
     except (OSError, ValueError) as failure:
         outcome, error, count = ExportStatus.FAILED, str(failure)[:500], None
     with hub.transaction() as session:

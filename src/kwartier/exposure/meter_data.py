@@ -34,10 +34,11 @@ from kwartier.hub import Hub
 from kwartier.market.register import market_day
 from kwartier.market.service import register_state
 from kwartier.registry.access_points import AccessPoint
-from kwartier.schema import AP, CHANNEL, RECORDED_AT, START, STATUS
+from kwartier.schema import AP, CHANNEL, MINUTES, RECORDED_AT, START, STATUS, TARIFF, VALUE
 from kwartier.sharing.settlement import MONTHLY
 
 FRESHNESS_DAYS: Final = 35
+_COLUMNS: Final = (CHANNEL, TARIFF, START, MINUTES, VALUE, STATUS, RECORDED_AT)  # what the totals need
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def readings(
     """The current stored readings of ``ean`` in the local days [start, end) (schema ``STORED_READINGS``)."""
     first, _ = period_bounds(start, Granularity.DAY, energy)
     last, _ = period_bounds(end, Granularity.DAY, energy)
-    table = hub.store.read_access_point(hub.pseudonymiser.of(ean), first, last)
+    table = hub.store.read_access_point(hub.pseudonymiser.of(ean), first, last, columns=_COLUMNS)
     if recorded_since is not None:
         table = table.filter(
             pc.greater_equal(table[RECORDED_AT], pa.scalar(recorded_since, table[RECORDED_AT].type))

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kwartier.schema import AP, START, UTC_MICROS
+from kwartier.schema import AP, BATCH, RECORDED_AT, START, STATUS, UTC_MICROS
 from kwartier.store import layout
 from kwartier.store.manifest import (
     BatchManifest,
@@ -47,7 +47,12 @@ from kwartier.store.manifest import (
     write_json_atomic,
 )
 from kwartier.store.pseudonym import bucket_of
-from kwartier.store.versions import current_readings_arrow, current_readings_sql, timestamptz_literal
+from kwartier.store.versions import (
+    READING_KEY,
+    current_readings_arrow,
+    current_readings_sql,
+    timestamptz_literal,
+)
 
 STORE_FORMAT: Final = "kwartier-meter-data-store"
 STORE_FORMAT_VERSION: Final = 1
@@ -59,6 +64,7 @@ _STAGING = "_staging"
 _BATCHES = "_batches"
 _COMPACTIONS = "_compactions"
 _LOCK_FILE = ".lock"
+_VERSIONING: Final = frozenset({*READING_KEY, STATUS, RECORDED_AT, BATCH})  # what picks the current version
 _DUCKDB_TYPES: Final = {
     pa.string(): "VARCHAR",
     pa.int16(): "SMALLINT",
@@ -388,17 +394,27 @@ class MeterStore:
         return con.sql(current_readings_sql(source, as_of))
 
     def read_access_point(
-        self, ap: str, start: datetime, end: datetime, *, as_of: datetime | None = None
+        self,
+        ap: str,
+        start: datetime,
+        end: datetime,
+        *,
+        as_of: datetime | None = None,
+        columns: Collection[str] | None = None,
     ) -> pa.Table:
         """Current readings of one access point with ``start`` in [start, end), sorted by channel,
-        tariff, start (schema ``STORED_READINGS``).
+        tariff, start (schema ``STORED_READINGS``, or only ``columns`` of it plus those the choice of the
+        current version needs).
 
         Reads only the files of the access point's bucket and of the months overlapping the range, and
         in them only the row groups whose ``ap`` statistics can hold it.
         """
         _check_ap(ap)
         paths = self.files("readings", {bucket_of(ap, self.buckets)}, layout.months_overlapping(start, end))
-        versions = _read_row_groups(paths, ap)
+        wanted = (
+            None if columns is None else [c for c in layout.READINGS.columns if c in {*columns, *_VERSIONING}]
+        )
+        versions = _read_row_groups(paths, ap, wanted)
         in_range = pc.and_(
             pc.equal(versions.column(AP), ap),
             pc.and_(
@@ -616,9 +632,15 @@ def _check_rows(
         )
 
 
-def _read_row_groups(paths: list[Path], ap: str) -> pa.Table:
-    """The rows of the row groups, in ``paths``, whose ``ap`` min/max statistics can hold ``ap``."""
+def _read_row_groups(paths: list[Path], ap: str, columns: list[str] | None = None) -> pa.Table:
+    """The rows (``columns`` only, when given) of the row groups, in ``paths``, whose ``ap`` min/max
+    statistics can hold ``ap``."""
     ap_index = layout.READINGS.columns.index(AP)
+    schema = (
+        layout.READINGS.schema
+        if columns is None
+        else pa.schema([layout.READINGS.schema.field(c) for c in columns])
+    )
     tables = []
     for path in paths:
         parquet = pq.ParquetFile(path)
@@ -629,9 +651,9 @@ def _read_row_groups(paths: list[Path], ap: str) -> pa.Table:
             if stats is None or not stats.has_min_max or stats.min <= ap <= stats.max:
                 groups.append(i)
         if groups:
-            tables.append(parquet.read_row_groups(groups).cast(layout.READINGS.schema))
+            tables.append(parquet.read_row_groups(groups, columns=columns).cast(schema))
     if not tables:
-        return layout.READINGS.schema.empty_table()
+        return schema.empty_table()
     return pa.concat_tables(tables)
 
 
