@@ -24,9 +24,9 @@ Rules (seed 000 §4.2: a lock that could not be lifted blocked thousands of acce
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
@@ -91,6 +91,21 @@ _DUE_ORDER: Final = {
     ProcessKind.SWITCH: 3,
     ProcessKind.REGIME_CHANGE: 4,
 }
+
+
+_Record = TypeVar("_Record")
+
+
+def _changed(record: _Record, **changes: Any) -> _Record:
+    """A copy of frozen dataclass ``record`` with ``changes``: what ``dataclasses.replace`` gives for
+    the records of this module (none has ``__post_init__``, slots or init-only fields), without its
+    per-field introspection, which took a fifth of the state machines' time. Unknown fields raise."""
+    fields = record.__dict__
+    if not changes.keys() <= fields.keys():
+        raise TypeError(f"{type(record).__name__} has no field {sorted(changes.keys() - fields.keys())}")
+    copy = object.__new__(type(record))
+    copy.__dict__.update(fields, **changes)
+    return copy
 
 
 class TransitionError(RuntimeError):
@@ -187,7 +202,7 @@ def apply_outcome(snapshot: Snapshot, outcome: Outcome) -> Snapshot:
     """``snapshot`` after ``outcome``: what the registry holds once the outcome is written."""
     processes = {p.id: p for p in snapshot.processes} | outcome.processes
     reservations = {r.process_id: r for r in snapshot.reservations} | outcome.reservations
-    return replace(
+    return _changed(
         snapshot,
         facts=snapshot.facts + tuple(outcome.facts),
         processes=tuple(processes.values()),
@@ -245,7 +260,7 @@ class _Work:
         if process.state not in TRANSITIONS[process.kind][None]:
             raise TransitionError(f"a {process.kind} process cannot start in {process.state}")
         self._event(process, None, note)
-        return self._store(replace(process, steps=1))
+        return self._store(_changed(process, steps=1))
 
     def move(
         self, process: Process, to: ProcessState, note: str, attention: Attention | None = None
@@ -253,7 +268,7 @@ class _Work:
         allowed = TRANSITIONS[process.kind].get(process.state, frozenset())
         if to not in allowed:
             raise TransitionError(f"{process.kind} {process.id}: {process.state} → {to} is not allowed")
-        moved = replace(process, state=to, updated_at=self.now, attention=attention, steps=process.steps + 1)
+        moved = _changed(process, state=to, updated_at=self.now, attention=attention, steps=process.steps + 1)
         self._event(moved, process.state, note)
         if to not in OPEN_STATES:
             self.release(moved, to.value)
@@ -285,12 +300,12 @@ class _Work:
     def release(self, process: Process, reason: str) -> None:
         current = self.reservations.pop(process.id, None)
         if current is not None:
-            self.outcome.reservations[process.id] = replace(
+            self.outcome.reservations[process.id] = _changed(
                 current, released_at=self.now, release_reason=reason
             )
 
     def escalate(self, reservation: Reservation) -> Reservation:
-        escalated = replace(
+        escalated = _changed(
             reservation,
             owner=DSO_QUEUE,
             deadline=max(reservation.deadline, self.now) + ESCALATION_PERIOD,
@@ -459,7 +474,7 @@ def _take_effect(work: _Work, process: Process) -> None:
         )
         data["index_to"] = [p for p in (work.value(Attribute.SUPPLIER, day),) if p]
     data["awaits_reading"] = True
-    moved = work.move(replace(process, data=data), S.AWAITING_INDEX, "took effect")
+    moved = work.move(_changed(process, data=data), S.AWAITING_INDEX, "took effect")
     work.reserve(moved, process.sender, _deadline(day), "needs attention: no index by the deadline")
     _fetch_index(work, moved)
 
@@ -504,7 +519,7 @@ def _deactivate(work: _Work, process: Process) -> None:
     )
     current = work.processes[process.id]
     moved = work.move(
-        replace(current, data=dict(current.data, awaits_reading=True)),
+        _changed(current, data=dict(current.data, awaits_reading=True)),
         S.AWAITING_INDEX,
         "deactivated remotely",
     )
@@ -518,7 +533,7 @@ def _deactivated(work: _Work, process: Process, day: date) -> None:
     work.record(Attribute.SUPPLIER, None, day, process)
     work.record(Attribute.BRP, None, day, process)
     work.send(m.SupplyEnded, supplier, process, reason=process.kind, end_date=day)
-    work.processes[process.id] = replace(
+    work.processes[process.id] = _changed(
         process, data=dict(process.data, index_to=[supplier] if supplier else [])
     )
 
@@ -1036,8 +1051,8 @@ def _resolve(work: _Work, message: m.ResolveProcess) -> str:
         assert message.index is not None
         if message.action == Action.DEACTIVATED_IN_FIELD:
             day = work.today
-            _deactivated(work, replace(process, effective_date=day), day)
-            process = replace(work.processes[process.id], effective_date=day)
+            _deactivated(work, _changed(process, effective_date=day), day)
+            process = _changed(work.processes[process.id], effective_date=day)
         meter = meter_at(work.facts, day)
         assert meter is not None
         _hand_over(work, process, day, meter["serial"], message.index, "entered")

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import sqlalchemy as sa
@@ -332,10 +333,13 @@ _INBOX_INSERT = ("message_id", "sender", "type", "ean", "received_at", "payload_
 
 
 _JSON = json.JSONEncoder(sort_keys=True).encode  # json.dumps(…, sort_keys=True), one encoder for all
+_JSON_TEXT = encode_basestring_ascii  # what _JSON gives for a str, without its type dispatch
 
 
 def _fact_row(fact: Fact) -> tuple[Any, ...]:
-    value = None if fact.value is None else _JSON(fact.value)
+    value = fact.value
+    if value is not None:
+        value = _JSON_TEXT(value) if type(value) is str else _JSON(value)
     return (
         fact.ean,
         fact.attribute,
