@@ -56,8 +56,8 @@ def log_read(
     now: datetime,
 ) -> None:
     """Append the entry of one read (allowed or refused)."""
-    session.add(
-        AccessLogEntry(
+    session.execute(
+        sa.insert(AccessLogEntry).values(
             at=now,
             actor_kind="client" if principal.client_id else principal.role.value,
             actor=principal.actor,

@@ -17,7 +17,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kwartier.access.accounts import Principal, principal_of
+from kwartier.access.accounts import Principal
 from kwartier.access.codes import AccountRole, TokenKind
 from kwartier.access.contracts import contract_active
 from kwartier.access.credentials import (
@@ -122,22 +122,55 @@ def revoke_personal_token(session: Session, account: Account, hashed: str, now: 
 
 
 def resolve_bearer(session: Session, token: str, now: datetime) -> Principal | None:
-    """Who a bearer token acts for, None when it is unknown, revoked or expired."""
-    row = session.get(ApiToken, token_hash(token))
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    """Who a bearer token acts for, None when it is unknown, revoked or expired (one query: this runs on
+    every API call)."""
+    row = session.execute(
+        sa.select(
+            ApiToken.kind,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            Account.id,
+            Account.role,
+            Account.customer_ref,
+            Account.party_id,
+            ApiClient.client_id,
+            ApiClient.revoked_at,
+            ApiClient.expires_at,
+            DataAccessContract.id,
+            DataAccessContract.party_id,
+            DataAccessContract.valid_from,
+            DataAccessContract.valid_to,
+        )
+        .select_from(ApiToken)
+        .join(Account, Account.id == ApiToken.account_id, isouter=True)
+        .join(ApiClient, ApiClient.client_id == ApiToken.client_id, isouter=True)
+        .join(DataAccessContract, DataAccessContract.id == ApiClient.contract_id, isouter=True)
+        .where(ApiToken.token_hash == token_hash(token))
+    ).one_or_none()
+    if row is None:
         return None
-    if row.kind is TokenKind.PERSONAL:
-        account = session.get(Account, row.account_id)
-        return None if account is None else principal_of(account)
-    client = session.get(ApiClient, row.client_id)
-    contract = _client_usable(session, client, now)
-    if client is None or contract is None:
+    kind, revoked, expires, account_id, role, customer, party, client_id = row[:8]
+    client_revoked, client_expires, contract_id, contract_party, valid_from, valid_to = row[8:]
+    if revoked is not None or (expires is not None and expires <= now):
+        return None
+    if kind is TokenKind.PERSONAL:
+        if account_id is None:
+            return None
+        return Principal(role=role, account_id=account_id, customer_ref=customer, party_id=party)
+    today = now.date()
+    if (
+        client_id is None
+        or contract_id is None
+        or client_revoked is not None
+        or (client_expires is not None and client_expires <= now)
+        or not (valid_from <= today and (valid_to is None or today < valid_to))
+    ):
         return None
     return Principal(
         role=AccountRole.PROVIDER,
         account_id=None,
         customer_ref=None,
-        party_id=contract.party_id,
-        client_id=client.client_id,
-        contract_id=contract.id,
+        party_id=contract_party,
+        client_id=client_id,
+        contract_id=contract_id,
     )

@@ -24,6 +24,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kwartier.billing.billing_data import read_billing_peaks
@@ -51,8 +52,8 @@ class Freshness:
 
 def energy_of_access_point(session: Session, ean: str) -> Energy | None:
     """Electricity or gas, None for an EAN the registry does not know."""
-    point = session.get(AccessPoint, ean)
-    return None if point is None else point.energy
+    energy: Energy | None = session.scalar(sa.select(AccessPoint.energy).where(AccessPoint.ean == ean))
+    return energy
 
 
 def readings(
