@@ -20,6 +20,22 @@ FACT_COLUMNS = ("ean", "attribute", "value", "valid_from", "recorded_at", "proce
 BRUSSELS_SUMMER = timezone(timedelta(hours=2))
 
 
+def _insert(session: Session, table: sa.Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    with bulk.Writer(session) as writer:
+        writer.insert(table, columns, rows)
+
+
+def _update(
+    session: Session,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    with bulk.Writer(session) as writer:
+        writer.update(table, columns, key, rows)
+
+
 def _stored(session: Session, table: str, order: str) -> list[tuple[Any, ...]]:
     """The rows of ``table`` as the database driver returns them (no SQLAlchemy type processing)."""
     result = session.connection().exec_driver_sql(f"SELECT * FROM {table} ORDER BY {order}")
@@ -33,7 +49,7 @@ def test_bulk_insert_stores_what_a_core_insert_stores(market: sessionmaker[Sessi
         (E3, "grid_user", None, date(2026, 1, 1), instant.astimezone(UTC), None, "master_data"),
     ]
     with market() as session:
-        bulk.insert(session, FACTS, FACT_COLUMNS, rows)
+        _insert(session, FACTS, FACT_COLUMNS, rows)
         via_bulk = _stored(session, "register_facts", "id")
         session.rollback()
         session.execute(sa.insert(FACTS), [dict(zip(FACT_COLUMNS, row, strict=True)) for row in rows])
@@ -61,7 +77,7 @@ def test_bulk_update_sets_what_a_core_update_sets(market: sessionmaker[Session])
     later = datetime(2026, 2, 10, 0, 5, tzinfo=BRUSSELS_SUMMER)
     with market() as session:
         session.execute(sa.insert(MarketProcess), [process])
-        bulk.update(session, PROCESSES, changed, ("id",), [("awaiting_index", later, 2, "sw1")])
+        _update(session, PROCESSES, changed, ("id",), [("awaiting_index", later, 2, "sw1")])
         via_bulk = _stored(session, "market_processes", "id")
         session.rollback()
         session.execute(sa.insert(MarketProcess), [process])
@@ -78,6 +94,6 @@ def test_bulk_update_sets_what_a_core_update_sets(market: sessionmaker[Session])
 def test_bulk_writes_refuse_what_the_columns_refuse(market: sessionmaker[Session]) -> None:
     naive = (E1, "supplier", None, date(2026, 1, 1), datetime(2026, 1, 1, 9), None, "switch")  # noqa: DTZ001
     with market() as session, pytest.raises(ValueError, match="timezone-aware"):
-        bulk.insert(session, FACTS, FACT_COLUMNS, [naive])
+        _insert(session, FACTS, FACT_COLUMNS, [naive])
     with market() as session, pytest.raises(LookupError):
-        bulk.update(session, PROCESSES, ("state",), ("id",), [("stuck", "sw1")])
+        _update(session, PROCESSES, ("state",), ("id",), [("stuck", "sw1")])

@@ -7,12 +7,14 @@ Rules:
 - inserts: one ``executemany`` on the driver's cursor on SQLite, ``COPY … FROM STDIN`` on PostgreSQL;
   updates by primary key (the two projections that hold a current state: market processes and
   reservations): one ``executemany`` (pipelined by psycopg on PostgreSQL);
-- nothing here commits: the rows belong to the transaction the session is in.
+- the statements run in the order given, on one background thread (:class:`Writer`), on the session's
+  own connection: nothing here commits, the rows belong to the transaction the session is in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,47 +58,90 @@ def _driver(session: Session) -> tuple[sa.Dialect, Any]:
     return connection.dialect, connection.connection.driver_connection
 
 
-def insert(session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
-    """Append ``rows`` (values in the order of ``columns``) to ``table``."""
-    if not rows:
-        return
-    dialect, driver = _driver(session)
-    names = tuple(columns)
-    bound = _bound(rows, _processors(dialect, table, names))
-    quote = dialect.identifier_preparer.quote
-    target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
-    cursor = driver.cursor()
-    try:
-        if dialect.name == "postgresql":
-            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
-                for row in bound:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(_marker(dialect) for _ in names)
-            cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", bound)
-    finally:
-        cursor.close()
+class Writer:
+    """The bulk statements of one transaction, run in the order given on a background thread while the
+    caller builds the next rows.
 
+    The drivers let other Python code run while the database works (sqlite3 during each step of an
+    ``executemany``, psycopg while it waits for the server), so building rows and writing them overlap
+    on two cores. The session must not be used until :meth:`wait` (or leaving the ``with`` block) has
+    returned; :meth:`wait` re-raises the first failure, and statements after a failure are not run."""
 
-def update(
-    session: Session, table: sa.Table, columns: Sequence[str], key: Sequence[str], rows: Sequence[Row]
-) -> None:
-    """Set ``columns`` of the rows of ``table`` identified by ``key``; each row gives the values of
-    ``columns`` then of ``key``."""
-    if not rows:
-        return
-    dialect, driver = _driver(session)
-    names = (*columns, *key)
-    bound = _bound(rows, _processors(dialect, table, names))
-    quote = dialect.identifier_preparer.quote
-    mark = _marker(dialect)
-    assignments = ", ".join(f"{quote(name)} = {mark}" for name in columns)
-    condition = " AND ".join(f"{quote(name)} = {mark}" for name in key)
-    cursor = driver.cursor()
-    try:
-        cursor.executemany(f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}", bound)
-    finally:
-        cursor.close()
+    def __init__(self, session: Session) -> None:
+        self._dialect, self._driver = _driver(session)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kwartier-bulk")
+        self._pending: list[Future[None]] = []
+        self._failed = False
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: object, trace: object) -> None:
+        if kind is None:
+            self.wait()
+        else:  # the caller failed: let the statement under way finish, run no other, keep its error
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def insert(self, table: sa.Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Append ``rows`` (values in the order of ``columns``) to ``table``."""
+        if rows:
+            self._pending.append(self._pool.submit(self._run, self._insert, table, tuple(columns), rows))
+
+    def update(
+        self, table: sa.Table, columns: Sequence[str], key: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        """Set ``columns`` of the rows of ``table`` identified by ``key``; each row gives the values of
+        ``columns`` then of ``key``."""
+        if rows:
+            names = (*columns, *key)
+            self._pending.append(self._pool.submit(self._run, self._update, table, names, rows, len(key)))
+
+    def wait(self) -> None:
+        """Wait until every statement ran; re-raise the first failure."""
+        try:
+            for pending in self._pending:
+                pending.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, statement: Callable[..., None], *arguments: Any) -> None:
+        if self._failed:
+            return
+        try:
+            statement(*arguments)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _insert(self, table: sa.Table, names: tuple[str, ...], rows: Sequence[Row]) -> None:
+        dialect = self._dialect
+        bound = _bound(rows, _processors(dialect, table, names))
+        quote = dialect.identifier_preparer.quote
+        target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
+        cursor = self._driver.cursor()
+        try:
+            if dialect.name == "postgresql":
+                with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                    for row in bound:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(_marker(dialect) for _ in names)
+                cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", bound)
+        finally:
+            cursor.close()
+
+    def _update(self, table: sa.Table, names: tuple[str, ...], rows: Sequence[Row], keys: int) -> None:
+        dialect = self._dialect
+        bound = _bound(rows, _processors(dialect, table, names))
+        quote = dialect.identifier_preparer.quote
+        mark = _marker(dialect)
+        assignments = ", ".join(f"{quote(name)} = {mark}" for name in names[:-keys])
+        condition = " AND ".join(f"{quote(name)} = {mark}" for name in names[-keys:])
+        cursor = self._driver.cursor()
+        try:
+            cursor.executemany(f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}", bound)
+        finally:
+            cursor.close()
 
 
 def _marker(dialect: sa.Dialect) -> str:

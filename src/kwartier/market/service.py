@@ -375,7 +375,7 @@ def _table(model: type[Base]) -> sa.Table:
     return Base.metadata.tables[model.__tablename__]
 
 
-def _write(session: Session, loaded: Iterable[_Loaded]) -> None:
+def _write(writer: bulk.Writer, loaded: Iterable[_Loaded]) -> None:
     """Write the changes of every loaded snapshot, in bulk (plus the master-data facts a snapshot was
     computed on, the first time a process changes it)."""
     facts: list[tuple[Any, ...]] = []
@@ -429,13 +429,13 @@ def _write(session: Session, loaded: Iterable[_Loaded]) -> None:
             )
             for message in outcome.outbox
         )
-    bulk.insert(session, _table(RegisterFact), _FACT_INSERT, facts)
-    bulk.insert(session, _table(MarketProcess), _PROCESS_INSERT, new_processes)
-    bulk.update(session, _table(MarketProcess), _PROCESS_STATE, ("id",), changed_processes)
-    bulk.insert(session, _table(ReservationRow), _RESERVATION_INSERT, new_reservations)
-    bulk.update(session, _table(ReservationRow), _RESERVATION_STATE, ("process_id",), changed_reservations)
-    bulk.insert(session, _table(ProcessEvent), _EVENT_INSERT, events)
-    bulk.insert(session, _table(OutboxMessage), _OUTBOX_INSERT, messages)
+    writer.insert(_table(RegisterFact), _FACT_INSERT, facts)
+    writer.insert(_table(MarketProcess), _PROCESS_INSERT, new_processes)
+    writer.update(_table(MarketProcess), _PROCESS_STATE, ("id",), changed_processes)
+    writer.insert(_table(ReservationRow), _RESERVATION_INSERT, new_reservations)
+    writer.update(_table(ReservationRow), _RESERVATION_STATE, ("process_id",), changed_reservations)
+    writer.insert(_table(ProcessEvent), _EVENT_INSERT, events)
+    writer.insert(_table(OutboxMessage), _OUTBOX_INSERT, messages)
 
 
 # -- applying messages ---------------------------------------------------------------------------------
@@ -585,8 +585,9 @@ def _apply_chunk(
                 json.dumps(outcome.answer),
             )
         )
-    _write(session, loaded.values())
-    bulk.insert(session, _table(InboxMessage), _INBOX_INSERT, inbox)
+    with bulk.Writer(session) as writer:
+        writer.insert(_table(InboxMessage), _INBOX_INSERT, inbox)
+        _write(writer, loaded.values())
     return answers
 
 
@@ -607,7 +608,8 @@ def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = 20
             for state in loaded.values():
                 state.outcome = advance(state.snapshot, now, readings)
                 changed += bool(state.outcome.events or state.outcome.reservations)
-            _write(session, loaded.values())
+            with bulk.Writer(session) as writer:
+                _write(writer, loaded.values())
         session.commit()
     return changed
 
