@@ -8,7 +8,9 @@ timed). The stream is :func:`kwartier.market.stream.market_stream` (the one ``kw
 writes): a move-in per access point, then switches, moves, regime changes and PV registrations over a
 year, about 3 % faulty. Remote readings come from
 a function (the store's read per message is not part of this figure). Timed: ``apply_messages`` of the
-whole stream (the replay), then the same stream again (every message already applied: idempotent).
+whole stream (the replay), then the same stream again (every message already applied: idempotent); the
+building of the registry and the stream is timed apart, and the 1-minute load average before and after
+the replays is reported (other work on the machine slows the figures down).
 PostgreSQL: ``KWARTIER_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
 names the server; the benchmark creates and drops its own database there.
 """
@@ -153,8 +155,11 @@ def run(backend: str, access_points: int, messages: int) -> dict[str, Any]:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
         url = server.set(database=name).render_as_string(hide_password=False)
     try:
+        started = time.perf_counter()
         build_registry(url, access_points)
         lines = stream(access_points, messages)
+        built = time.perf_counter() - started
+        load_before = os.getloadavg()[0]
         factory = open_registry(url)
         with factory() as session:
             started = time.perf_counter()
@@ -163,6 +168,7 @@ def run(backend: str, access_points: int, messages: int) -> dict[str, Any]:
             started = time.perf_counter()
             again = service.apply_messages(session, lines, _reading, chunk=50_000)
             idempotent = time.perf_counter() - started
+            load_after = os.getloadavg()[0]
             assert again == answers
             facts = session.execute(sa.text("SELECT count(*) FROM register_facts")).scalar_one()
             outbox = session.execute(sa.text("SELECT count(*) FROM market_outbox")).scalar_one()
@@ -181,11 +187,13 @@ def run(backend: str, access_points: int, messages: int) -> dict[str, Any]:
         "messages": len(lines),
         "accepted": accepted,
         "rejected": len(lines) - accepted,
+        "build_s": round(built, 1),
         "replay_s": round(replay, 1),
         "messages_per_s": round(len(lines) / replay),
         "replay_again_s": round(idempotent, 1),
         "register_facts": facts,
         "outbox_messages": outbox,
+        "load_1min_before_after": f"{load_before:.1f}/{load_after:.1f}",
     }
 
 
