@@ -14,6 +14,7 @@ from typing import Final
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from kwartier.access.oidc import OidcClient
 from kwartier.access.rate_limits import TokenBuckets
 from kwartier.access.sealing import Sealer
 from kwartier.access.usage import UsageCounter
@@ -56,6 +57,7 @@ class Hub:
     )
     usage: UsageCounter = field(default_factory=UsageCounter)
     export_lane: Executor = field(default_factory=_export_lane)
+    oidc: OidcClient | None = None  # an OpenID Connect provider for portal sign-in, when configured
     wake: Callable[[], None] = field(default=lambda: None)  # the background loop's wake-up, once running
 
     @contextmanager

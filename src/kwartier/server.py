@@ -14,6 +14,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from kwartier import __version__
+from kwartier.access.oidc import OidcClient, oidc_settings
 from kwartier.access.sealing import Sealer
 from kwartier.api import routes as api_routes
 from kwartier.background import Background
@@ -36,6 +37,7 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Hu
         store=MeterStore.open(settings.store_dir),
         pseudonymiser=Pseudonymiser.from_key_file(settings.pseudonym_key_file),
         clock=clock,
+        oidc=None if (provider := oidc_settings()) is None else OidcClient(provider),
     )
 
 

@@ -35,10 +35,14 @@ def account(
         str | None, typer.Option(help="Grid user reference (customer or enterprise no.).")
     ] = None,
     language: Annotated[str, typer.Option(help="nl or en.")] = "nl",
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    oidc_subject: Annotated[
+        str | None, typer.Option(help="Link an OpenID Connect identity 'issuer|sub' instead of a password.")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Create an account (the password is asked for, argon2-hashed)."""
+    """Create an account: with a password (asked for, argon2-hashed) or linked to an OpenID Connect
+    identity (signs in through the provider configured by KWARTIER_OIDC_*)."""
+    password = None if oidc_subject else typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     hub = _hub(home)
     try:
         with hub.transaction() as session:
@@ -51,6 +55,7 @@ def account(
                 now=utc_now(),
                 customer_ref=customer,
                 language=language,
+                oidc_subject=oidc_subject,
             )
             out.print(f"account {created.id}: {created.login} ({created.role.value})")
     except AccountError as error:

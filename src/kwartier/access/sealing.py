@@ -48,10 +48,10 @@ class Sealer:
         """``text`` sealed."""
         return self._fernet.encrypt(text.encode()).decode()
 
-    def open(self, sealed: str) -> str:
-        """The text of a sealed value."""
+    def open(self, sealed: str, *, max_age: int | None = None) -> str:
+        """The text of a sealed value (refused when sealed more than ``max_age`` seconds ago)."""
         try:
-            return self._fernet.decrypt(sealed.encode()).decode()
+            return self._fernet.decrypt(sealed.encode(), ttl=max_age).decode()
         except InvalidToken as error:
             raise SealError("a sealed value cannot be opened with the data-access key") from error
 

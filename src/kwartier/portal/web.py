@@ -281,6 +281,7 @@ def render(
             csrf=csrf_token(request, visitor),
             path=request.url.path,
             here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            oidc=request.app.state.hub.oidc is not None,  # offer sign-in through the identity provider
             **context,
         )
     )
