@@ -41,6 +41,7 @@ from kwartier.access.mandate_service import MandateRequest, decide, request_mand
 from kwartier.access.tokens import create_personal_token, issue_client_token, resolve_bearer
 from kwartier.config import load_settings
 from kwartier.domain.timegrid import local_midnight_utc
+from kwartier.exposure.daily_totals import refresh_daily
 from kwartier.market.codes import Attribute
 from kwartier.registry.access_points import AccessPoint, GridArea
 from kwartier.registry.access_register import RegisterFact
@@ -61,6 +62,7 @@ def prepare(access_points: int, households: int) -> tuple[Path, dict[str, Any]]:
     if not marker.exists():
         build_year_store(home, access_points)
         marker.touch()
+    refresh_daily(load_settings(home))  # kept daily totals, as the nightly run keeps them (once per version)
     for stale in ("registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm"):
         (home / stale).unlink(missing_ok=True)
     settings = load_settings(home)

@@ -90,6 +90,27 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
+@app.command("daily-refresh")
+def daily_refresh(
+    months: Annotated[
+        list[str] | None,
+        typer.Option("--month", help="Months to check (YYYY-MM; default: all in the store)."),
+    ] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Recompute the kept daily totals (portal and API) of every month whose data changed."""
+    from kwartier.exposure.daily_totals import refresh_daily  # noqa: PLC0415
+
+    report = refresh_daily(load_settings(home), months)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    err.print(
+        f"daily totals: recomputed {report.recomputed or 'none'}, {len(report.current)} month(s) current"
+    )
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -21,6 +21,7 @@ from kwartier.access.demo import DataMarketSeed, seed_data_market
 from kwartier.billing.billing_data import RefreshReport, refresh
 from kwartier.capture.ingest import BatchReport, ingestor
 from kwartier.config import Settings
+from kwartier.exposure.daily_totals import refresh_daily
 from kwartier.quality.report import QualityReport
 from kwartier.quality.run import quality_report
 from kwartier.registry.database import open_registry, upgrade
@@ -91,5 +92,6 @@ def run_demo(settings: Settings, config: RegionConfig, progress: Progress | None
     result.quality = quality_report(settings, days, as_of=last_moment)
     result.sharing = demo_sharing(settings, days[0], days[-1] + timedelta(days=1), last_moment)
     result.billing = refresh(settings, moment=last_moment)
+    refresh_daily(settings, moment=last_moment)  # the portal's and the API's daily values
     result.data_market = seed_data_market(settings, days, last_moment)
     return result

@@ -29,13 +29,14 @@ from sqlalchemy.orm import Session
 
 from kwartier.billing.billing_data import read_billing_peaks
 from kwartier.domain.channels import Energy
-from kwartier.domain.timegrid import expected_intervals, market_day_of
-from kwartier.exposure.export import Granularity, aggregate, period_bounds
+from kwartier.domain.timegrid import BRUSSELS, expected_intervals, market_day_of
+from kwartier.exposure.daily_totals import kept_days, with_status
+from kwartier.exposure.export import END, ESTIMATED, QUARTERS, Granularity, aggregate, period_bounds
 from kwartier.hub import Hub
 from kwartier.market.register import market_day
 from kwartier.market.service import register_state
 from kwartier.registry.access_points import AccessPoint
-from kwartier.schema import AP, CHANNEL, MINUTES, RECORDED_AT, START, STATUS, TARIFF, VALUE
+from kwartier.schema import AP, CHANNEL, MINUTES, RECORDED_AT, START, STATUS, TARIFF, UTC_MICROS, VALUE
 from kwartier.sharing.settlement import MONTHLY
 
 FRESHNESS_DAYS: Final = 35
@@ -82,8 +83,46 @@ def energy(
 ) -> pa.Table:
     """Totals of ``ean`` per channel, tariff and period of ``granularity`` in the local days [start, end)
     (schema :data:`kwartier.exposure.export.TOTALS`: channel, tariff, start, end, value, quarters,
-    estimated, status)."""
+    estimated, status). Electricity days and months come from the kept daily totals when they are at the
+    store's current data version (:mod:`kwartier.exposure.daily_totals`), else they are summed live."""
+    if (
+        energy is Energy.ELECTRICITY
+        and granularity in (Granularity.DAY, Granularity.MONTH)
+        and recorded_since is None
+    ):
+        first, _ = period_bounds(start, Granularity.DAY, energy)
+        last, _ = period_bounds(end, Granularity.DAY, energy)
+        days = kept_days(hub.settings, hub.store, hub.pseudonymiser.of(ean), first, last)
+        if days is not None:
+            return days if granularity is Granularity.DAY else months_of_days(days)
     return aggregate(readings(hub, ean, energy, start, end, recorded_since=recorded_since), granularity)
+
+
+def months_of_days(days: pa.Table) -> pa.Table:
+    """Daily totals (schema ``TOTALS``) summed into local calendar months, as :func:`aggregate` would."""
+    sums: dict[tuple[str, str, date], list[int]] = {}
+    for channel, tariff, begin, value, quarters, estimated in zip(
+        *(days[c].to_pylist() for c in (CHANNEL, TARIFF, START, VALUE, QUARTERS, ESTIMATED)), strict=True
+    ):
+        key = (channel, tariff, begin.astimezone(BRUSSELS).date().replace(day=1))
+        total = sums.setdefault(key, [0, 0, 0])
+        total[0] += value
+        total[1] += quarters
+        total[2] += estimated
+    keys = sorted(sums)
+    bounds = [period_bounds(first, Granularity.MONTH, Energy.ELECTRICITY) for _, _, first in keys]
+    table = pa.table(
+        {
+            CHANNEL: [k[0] for k in keys],
+            TARIFF: [k[1] for k in keys],
+            START: pa.array([b[0] for b in bounds], UTC_MICROS),
+            END: pa.array([b[1] for b in bounds], UTC_MICROS),
+            VALUE: pa.array([sums[k][0] for k in keys], pa.int64()),
+            QUARTERS: pa.array([sums[k][1] for k in keys], pa.int64()),
+            ESTIMATED: pa.array([sums[k][2] for k in keys], pa.int64()),
+        }
+    )
+    return with_status(table)
 
 
 def freshness(hub: Hub, ean: str, energy: Energy, now: datetime) -> Freshness:
