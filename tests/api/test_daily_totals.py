@@ -3,7 +3,7 @@ store's current data version, and come back after a refresh."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -70,3 +70,36 @@ def test_kept_days_equal_the_live_sums_and_follow_the_data_version(world: World,
     changed = pc.sum(again["value"]).as_py() - pc.sum(kept["value"]).as_py()
     assert changed == 2000 - 1097
     hub.export_lane.shutdown()
+
+
+def test_one_access_points_rows_are_found_across_small_row_groups(tmp_path: Path) -> None:
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from kwartier.exposure.daily_totals import KEPT, _rows_of  # noqa: PLC0415
+
+    aps = [f"{n:016x}" for n in range(0, 500, 7)]
+    start = datetime(2025, 2, 28, 23, tzinfo=UTC)
+    rows = [
+        (ap, "offtake", tariff, day)
+        for ap in aps
+        for tariff in ("day", "night")
+        for day in range(3 + len(ap) % 5)
+    ]
+    table = pa.table(
+        {
+            "ap": [r[0] for r in rows],
+            "channel": [r[1] for r in rows],
+            "tariff": [r[2] for r in rows],
+            "start": [start + timedelta(days=r[3]) for r in rows],
+            "end": [start + timedelta(days=r[3] + 1) for r in rows],
+            "value": list(range(len(rows))),
+            "quarters": [96] * len(rows),
+            "estimated": [0] * len(rows),
+        },
+        schema=KEPT,
+    )
+    path = tmp_path / "daily.parquet"
+    pq.write_table(table, path, row_group_size=5)  # an access point spans several row groups
+    for ap in [*aps, "0000000000000001", "ffffffffffffffff"]:
+        assert _rows_of(path, ap).equals(table.filter(pc.equal(table["ap"], ap)))

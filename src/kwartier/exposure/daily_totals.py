@@ -16,6 +16,8 @@ Rules:
 
 from __future__ import annotations
 
+import bisect
+import functools
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -182,15 +184,29 @@ def _months(start: datetime, end: datetime) -> list[str]:
 
 
 def _rows_of(path: Path, ap: str) -> pa.Table:
-    """The rows of ``ap`` in a kept month file: only the row groups whose statistics can hold it."""
-    parquet = pq.ParquetFile(path)
-    metadata = parquet.metadata
+    """The rows of ``ap`` in a kept month file: only the row groups whose statistics can hold it (the
+    file's footer and its ``ap`` ranges are read once per version of the file)."""
+    status = path.stat()
+    metadata, lows, highs = _footer(path, status.st_mtime_ns, status.st_size)
     groups = []
-    for i in range(metadata.num_row_groups):
-        stats = metadata.row_group(i).column(0).statistics
-        if stats is None or not stats.has_min_max or stats.min <= ap <= stats.max:
-            groups.append(i)
+    group = bisect.bisect_left(highs, ap)  # the file is sorted by ap: earlier groups end before it
+    while group < len(lows) and lows[group] <= ap:
+        groups.append(group)
+        group += 1
     if not groups:
         return KEPT.empty_table()
-    rows = parquet.read_row_groups(groups).cast(KEPT)
+    rows = pq.ParquetFile(path, metadata=metadata).read_row_groups(groups).cast(KEPT)
     return rows.filter(pc.equal(rows[AP], ap))
+
+
+@functools.lru_cache(maxsize=256)
+def _footer(path: Path, mtime_ns: int, size: int) -> tuple[pq.FileMetaData, list[str], list[str]]:
+    """The footer of a kept file and the ``ap`` range of each row group (the file is replaced, never
+    changed in place, so its modification time and size name one version)."""
+    metadata = pq.ParquetFile(path).metadata
+    lows, highs = [], []
+    for i in range(metadata.num_row_groups):
+        stats = metadata.row_group(i).column(0).statistics
+        lows.append(stats.min if stats is not None and stats.has_min_max else "")
+        highs.append(stats.max if stats is not None and stats.has_min_max else "\uffff")
+    return metadata, lows, highs
