@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from bench.run import OUT, YEAR, bench_ean, build_year_store
 from kwartier.access.accounts import create_account
@@ -63,9 +64,12 @@ def prepare(access_points: int, households: int) -> tuple[Path, dict[str, Any]]:
         build_year_store(home, access_points)
         marker.touch()
     refresh_daily(load_settings(home))  # kept daily totals, as the nightly run keeps them (once per version)
-    for stale in ("registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm"):
-        (home / stale).unlink(missing_ok=True)
     settings = load_settings(home)
+    if settings.registry_url.startswith("sqlite"):
+        for stale in ("registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm"):
+            (home / stale).unlink(missing_ok=True)
+    else:
+        _empty_postgres(settings.registry_url)
     hub = build_hub(settings)
     chosen = random.Random(11).sample(range(access_points), households)
     eans = [bench_ean(n) for n in chosen]
@@ -139,6 +143,24 @@ def prepare(access_points: int, households: int) -> tuple[Path, dict[str, Any]]:
         "tokens": tokens,
         "client": (credentials.client_id, credentials.client_secret),
     }
+
+
+def _empty_postgres(url: str) -> None:
+    """Create the benchmark's PostgreSQL database when missing, and empty it."""
+    parsed = sa.engine.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+        )
+        if not exists:
+            connection.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def _free_port() -> int:
@@ -267,8 +289,15 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--registry-url",
+        help="a PostgreSQL URL for the registry (its database is emptied!), e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/kwartier_bench; default: SQLite in the data home",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.registry_url:
+        os.environ["KWARTIER_REGISTRY_URL"] = args.registry_url  # the server processes inherit it
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     home, world = prepare(args.store_access_points, args.households)
@@ -278,6 +307,7 @@ def main() -> None:
             "access_point_years": args.store_access_points,
             "households": args.households,
             "workers": args.workers,
+            "registry": "postgresql" if args.registry_url else "sqlite",
             "seconds": round(time.perf_counter() - started, 1),
         },
     }

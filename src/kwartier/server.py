@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from kwartier import __version__
@@ -24,6 +25,8 @@ from kwartier.portal import install_portal
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
+
+REQUEST_THREADS = 8  # per worker process; anyio's default is 40
 
 
 def build_hub(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Hub:
@@ -47,6 +50,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # few threads per worker: the GIL runs one at a time, and a short queue keeps answers in order
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         background = Background(hub)
         hub.wake = background.wake
         background.start()
