@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import re
 import secrets
 import shutil
 import threading
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -634,27 +636,45 @@ def _check_rows(
 
 def _read_row_groups(paths: list[Path], ap: str, columns: list[str] | None = None) -> pa.Table:
     """The rows (``columns`` only, when given) of the row groups, in ``paths``, whose ``ap`` min/max
-    statistics can hold ``ap``."""
-    ap_index = layout.READINGS.columns.index(AP)
+    statistics can hold ``ap``; the files are read in parallel (Parquet decoding releases the GIL)."""
     schema = (
         layout.READINGS.schema
         if columns is None
         else pa.schema([layout.READINGS.schema.field(c) for c in columns])
     )
-    tables = []
-    for path in paths:
-        parquet = pq.ParquetFile(path)
-        metadata = parquet.metadata
-        groups = []
-        for i in range(metadata.num_row_groups):
-            stats = metadata.row_group(i).column(ap_index).statistics
-            if stats is None or not stats.has_min_max or stats.min <= ap <= stats.max:
-                groups.append(i)
-        if groups:
-            tables.append(parquet.read_row_groups(groups, columns=columns).cast(schema))
+
+    def read(path: Path) -> pa.Table | None:
+        status = path.stat()
+        metadata, lows, highs = _footer(path, status.st_mtime_ns, status.st_size)
+        groups = [i for i, (low, high) in enumerate(zip(lows, highs, strict=True)) if low <= ap <= high]
+        if not groups:
+            return None
+        parquet = pq.ParquetFile(path, metadata=metadata)
+        return parquet.read_row_groups(groups, columns=columns, use_threads=False).cast(schema)
+
+    parts = list(_READERS.map(read, paths)) if len(paths) > 1 else [read(p) for p in paths]
+    tables = [part for part in parts if part is not None]
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables)
+
+
+_READERS: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
+
+
+@functools.lru_cache(maxsize=4096)
+def _footer(path: Path, mtime_ns: int, size: int) -> tuple[pq.FileMetaData, list[str], list[str]]:
+    """The footer of a committed readings file and the ``ap`` range of each row group, read once per
+    version of the file (committed files are never changed in place; the key holds time and size)."""
+    metadata = pq.ParquetFile(path).metadata
+    ap_index = layout.READINGS.columns.index(AP)
+    lows, highs = [], []
+    for i in range(metadata.num_row_groups):
+        stats = metadata.row_group(i).column(ap_index).statistics
+        known = stats is not None and stats.has_min_max
+        lows.append(stats.min if known else "")
+        highs.append(stats.max if known else "\uffff")
+    return metadata, lows, highs
 
 
 def _move_into_place(root: Path, file: ManifestFile, replaced: set[str]) -> Path:
