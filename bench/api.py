@@ -2,7 +2,7 @@
 data through the API, and daily data under 50 concurrent clients (see bench/README.md).
 
 - store: ``--store-access-points`` (default 20,000) access-point-years of quarter-hour offtake, built once
-  into ``bench/out/api-<N>/`` with :func:`bench.run.build_year_store`;
+  once into ``bench/out/year-store-<N>/`` (shared with ``bench.run``'s read benchmark);
 - registry: ``--households`` access points with a grid user who moved in before the year, an account and
   a personal token each, and a provider whose mandate on each of them was approved by its grid user;
 - server: ``kwartier serve`` with ``--workers`` uvicorn workers on loopback;
@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from bench.run import OUT, YEAR, bench_ean, build_year_store
+from bench.run import OUT, YEAR, bench_ean, year_store, year_store_home
 from kwartier.access.accounts import create_account
 from kwartier.access.codes import AccountRole, DataService, SubjectKind
 from kwartier.access.contracts import register_contract
@@ -58,11 +58,8 @@ FIRST, END = date(YEAR, 1, 1), date(YEAR + 1, 1, 1)
 
 def prepare(access_points: int, households: int) -> tuple[Path, dict[str, Any]]:
     """The data home: the year store (built once) and a fresh registry with the households."""
-    home = OUT / f"api-{access_points}"
-    marker = home / "store-built"
-    if not marker.exists():
-        build_year_store(home, access_points)
-        marker.touch()
+    home = year_store_home(access_points)
+    year_store(home, access_points)
     refresh_daily(load_settings(home))  # kept daily totals, as the nightly run keeps them (once per version)
     settings = load_settings(home)
     if settings.registry_url.startswith("sqlite"):

@@ -108,6 +108,22 @@ def bench_ingest(access_points: int) -> dict[str, Any]:
     }
 
 
+def year_store_home(access_points: int) -> Path:
+    """Where the year store of ``access_points`` access-point-years is kept between runs."""
+    return OUT / f"year-store-{access_points}"
+
+
+def year_store(home: Path, access_points: int) -> tuple[MeterStore, list[str]]:
+    """The year store in ``home``: built once (marker ``store-built``), then reused by every run."""
+    marker = home / "store-built"
+    if not marker.exists():
+        build_year_store(home, access_points)
+        marker.touch()
+    settings = load_settings(home)
+    pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
+    return MeterStore.open(settings.store_dir), [pseudonymiser.of(bench_ean(n)) for n in range(access_points)]
+
+
 def bench_ean(n: int) -> str:
     """The EAN-18 (valid GS1 check digit) of the ``n``-th access point of the year store."""
     return with_check_digit(f"54144882{n:09d}")
@@ -173,9 +189,9 @@ def sort_leaf_files(directory: Path) -> int:
 
 def bench_read(access_points: int, reads: int = 25) -> dict[str, Any]:
     """One access point's year read back from a store of ``access_points`` access-point-years."""
-    home = OUT / f"year-store-{access_points}"
+    home = year_store_home(access_points)
     started = time.perf_counter()
-    store, aps = build_year_store(home, access_points)
+    store, aps = year_store(home, access_points)
     build_seconds = time.perf_counter() - started
     start = local_midnight_utc(date(YEAR, 1, 1))
     end = local_midnight_utc(date(YEAR + 1, 1, 1))
