@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 
 from kwartier.access.accounts import AccountError, create_account
@@ -17,6 +18,7 @@ from kwartier.cli_options import HomeOption, JsonOption, fail, out, print_json
 from kwartier.config import load_settings
 from kwartier.hub import Hub, utc_now
 from kwartier.registry.data_access import Account
+from kwartier.registry.parties import Party
 
 app = typer.Typer(help="Data access: accounts, personal tokens, data-access contracts.", no_args_is_help=True)
 
@@ -38,6 +40,9 @@ def account(
     oidc_subject: Annotated[
         str | None, typer.Option(help="Link an OpenID Connect identity 'issuer|sub' instead of a password.")
     ] = None,
+    party: Annotated[
+        str | None, typer.Option(help="GLN of the party a supplier's or provider's account acts for.")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Create an account: with a password (asked for, argon2-hashed) or linked to an OpenID Connect
@@ -46,6 +51,11 @@ def account(
     hub = _hub(home)
     try:
         with hub.transaction() as session:
+            party_id = None
+            if party is not None:
+                party_id = session.scalar(sa.select(Party.id).where(Party.code == party))
+                if party_id is None:
+                    raise AccountError(f"{party}: unknown party")
             created = create_account(
                 session,
                 hub.sealer,
@@ -56,6 +66,7 @@ def account(
                 customer_ref=customer,
                 language=language,
                 oidc_subject=oidc_subject,
+                party_id=party_id,
             )
             out.print(f"account {created.id}: {created.login} ({created.role.value})")
     except AccountError as error:
@@ -69,8 +80,6 @@ def token(
     home: HomeOption = None,
 ) -> None:
     """Create a personal API token for an account (printed once)."""
-    import sqlalchemy as sa  # noqa: PLC0415
-
     hub = _hub(home)
     try:
         with hub.transaction() as session:

@@ -3,9 +3,9 @@
 Rules:
 - ``POST /api/v1/oauth/token`` with grant ``client_credentials`` gives a token valid :data:`CLIENT_TOKEN_TTL`
   (short-lived: a leaked token is soon worthless); the client must be live and its contract active;
-- a household creates personal tokens in the portal, an operator with ``kwartier access token`` (at most
-  :data:`MAX_PERSONAL_TOKENS` live, valid :data:`PERSONAL_TOKEN_TTL`), each shown once and revocable at
-  once; a personal token reads only the data its owner may see in the portal;
+- a household creates personal tokens in the portal, an operator or a supplier's account with
+  ``kwartier access token`` (at most :data:`MAX_PERSONAL_TOKENS` live, valid :data:`PERSONAL_TOKEN_TTL`),
+  each shown once and revocable at once; a personal token reads only what its owner may see;
 - a token is resolved by its SHA-256; an unknown, revoked or expired token resolves to nothing.
 """
 
@@ -74,8 +74,8 @@ def create_personal_token(
     session: Session, account: Account, label: str, now: datetime
 ) -> tuple[ApiToken, str]:
     """A new personal token of a grid user (row, token shown once)."""
-    if account.role not in (AccountRole.GRID_USER, AccountRole.OPERATOR):
-        raise TokenError("personal tokens are for grid users and operators")
+    if account.role not in (AccountRole.GRID_USER, AccountRole.OPERATOR, AccountRole.SUPPLIER):
+        raise TokenError("personal tokens are for grid users, operators and suppliers")
     label = label.strip()
     if not label or len(label) > 100:
         raise TokenError("label: 1 to 100 characters")
