@@ -26,10 +26,12 @@ from kwartier.quality.report import QualityReport
 from kwartier.quality.run import quality_report
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.registry.master_data import load_master_data
-from kwartier.sharing.demo import demo_sharing
+from kwartier.sharing.demo import DEMO_GROUP, demo_sharing
+from kwartier.sharing.outbox import publish_monthly
 from kwartier.sharing.settlement import SettlementRun
 from kwartier.simulate.config import RegionConfig
 from kwartier.simulate.simulator import simulate_region
+from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.validation.run import ValidationReport, validate_days
 
 Progress = Callable[[str, int, int], None]
@@ -94,4 +96,9 @@ def run_demo(settings: Settings, config: RegionConfig, progress: Progress | None
     result.billing = refresh(settings, moment=last_moment)
     refresh_daily(settings, moment=last_moment)  # the portal's and the API's daily values
     result.data_market = seed_data_market(settings, days, last_moment)
+    if result.sharing is not None and result.data_market is not None:  # members now have suppliers
+        as_of = datetime.fromisoformat(result.sharing.summary["as_of"])
+        with open_registry(settings.registry_url)() as session, session.begin():
+            pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
+            publish_monthly(session, pseudonymiser, DEMO_GROUP, result.sharing.monthly, as_of, last_moment)
     return result

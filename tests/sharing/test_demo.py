@@ -22,5 +22,10 @@ def test_demo_settles_a_community(tmp_path: Path) -> None:
     assert totals["shared_wh"] + totals["net_injection_wh"] == totals["injection_wh"]
     assert totals["shared_wh"] + totals["net_offtake_wh"] == totals["offtake_wh"]
     assert sharing["participant_quarters"] % (2 * 96) == 0
+    # the member who moved in through the market (the data market's household) has a supplier, who gets
+    # the month's result through the market outbox
+    outbox = CliRunner().invoke(app, ["market", "outbox", "--home", str(tmp_path / "home"), "--json"])
+    results = [m for m in json.loads(outbox.stdout) if m["type"] == "sharing_result"]
+    assert results and all(m["group"] == "demo-community" and m["periods"] for m in results)
     again = CliRunner().invoke(app, args)  # the community is registered once; the run is the same
     assert json.loads(again.stdout)["sharing"]["totals_wh"] == totals

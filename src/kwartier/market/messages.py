@@ -260,6 +260,34 @@ class AttentionNeeded(OutboundBase):
     deadline: AwareDatetime
 
 
+class SharingTotals(BaseModel):
+    """One tariff period of a participant's monthly sharing result [Wh] (docs/sharing.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tariff: Literal["day", "night"]
+    offtake_wh: NonNegativeInt
+    injection_wh: NonNegativeInt
+    shared_wh: NonNegativeInt
+    net_offtake_wh: NonNegativeInt
+    net_injection_wh: NonNegativeInt
+    given_wh: NonNegativeInt  # injection taken by the other participants (P2P seller: sold)
+    estimated_quarters: NonNegativeInt
+    missing_quarters: NonNegativeInt
+
+
+class SharingResult(OutboundBase):
+    """The energy-sharing result of access point ``ean`` in group ``group`` for the local calendar month
+    ``month``, settled on the data as known at ``as_of`` (issue 5: to the participants' suppliers and the
+    group manager through this outbox). A later run of the same month sends a new message."""
+
+    type: Literal["sharing_result"] = "sharing_result"
+    group: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    month: date
+    as_of: AwareDatetime
+    periods: Annotated[list[SharingTotals], Field(min_length=1)]
+
+
 Outbound: TypeAlias = (
     Rejection
     | Confirmation
@@ -269,6 +297,7 @@ Outbound: TypeAlias = (
     | RegisterChanged
     | DeactivationOrder
     | AttentionNeeded
+    | SharingResult
 )
 
 INBOUND_TYPES: Final[tuple[type[InboundBase], ...]] = (
@@ -291,6 +320,7 @@ OUTBOUND_TYPES: Final[tuple[type[OutboundBase], ...]] = (
     RegisterChanged,
     DeactivationOrder,
     AttentionNeeded,
+    SharingResult,
 )
 
 

@@ -11,7 +11,7 @@ Exit codes: 0 success; 1 malformed input, a group that breaks a participation ru
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from rich.table import Table
 from kwartier.cli_options import HomeOption, JsonOption, err, fail, instant, out, print_json
 from kwartier.config import load_settings
 from kwartier.engine import connect, load, to_arrow
+from kwartier.registry.database import open_registry
 from kwartier.registry.sharing_groups import AllocationKey
 from kwartier.schema import AP
 from kwartier.sharing.allocation import (
@@ -43,9 +44,11 @@ from kwartier.sharing.compare import (
 )
 from kwartier.sharing.group import Group
 from kwartier.sharing.inputs import InputError, read_group, read_readings, wh_to_kwh_text, write_result
+from kwartier.sharing.outbox import publish_monthly
 from kwartier.sharing.participation import ParticipationError
 from kwartier.sharing.settlement import ESTIMATED_QUARTERS, MONTH, TARIFF, settle
 from kwartier.sharing.totals import Totals, amount_eur, check_conservation, totals_per_participant
+from kwartier.store.pseudonym import Pseudonymiser
 
 app = typer.Typer(help="Energy sharing and peer-to-peer sale, per quarter hour.", no_args_is_help=True)
 
@@ -169,15 +172,26 @@ def run_settlement(
         run = settle(settings, group, _day(date_from), _day(date_to), instant(as_of))
     except (LookupError, ParticipationError) as error:
         raise fail(str(error)) from error
+    known_at = datetime.fromisoformat(run.summary["as_of"])
+    with open_registry(settings.registry_url)() as session, session.begin():
+        sent = publish_monthly(
+            session,
+            Pseudonymiser.from_key_file(settings.pseudonym_key_file),
+            group,
+            run.monthly,
+            known_at,
+            datetime.now(UTC),
+        )
     if as_json:
-        print_json({**run.summary, "directory": str(run.directory)})
+        print_json({**run.summary, "directory": str(run.directory), "outbox_messages": sent})
         return
     print_monthly(run.monthly)
     summary = run.summary
     err.print(
         f"{summary['participant_quarters']:,} participant-quarters settled "
         f"({summary['estimated_quarters']:,} with estimated data, {summary['missing_quarters']:,} missing); "
-        f"{len(summary['warnings'])} warnings; written to {run.directory}"
+        f"{len(summary['warnings'])} warnings; written to {run.directory}; {sent} new sharing_result "
+        "message(s) in the market outbox for the suppliers and the manager"
     )
 
 
