@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from bench.run import OUT, YEAR, bench_ean, year_store, year_store_home
 from kwartier.access.accounts import create_account
 from kwartier.access.codes import AccountRole, DataService, SubjectKind
-from kwartier.access.contracts import register_contract
+from kwartier.access.contracts import provider_party, register_contract
 from kwartier.access.mandate_service import MandateRequest, decide, request_mandate
 from kwartier.access.tokens import create_personal_token, issue_client_token, resolve_bearer
 from kwartier.config import load_settings
@@ -46,8 +46,6 @@ from kwartier.exposure.daily_totals import refresh_daily
 from kwartier.market.codes import Attribute
 from kwartier.registry.access_points import AccessPoint, GridArea
 from kwartier.registry.access_register import RegisterFact
-from kwartier.registry.codes import PartyRole
-from kwartier.registry.parties import Party, PartyRoleAssignment
 from kwartier.server import build_hub
 from kwartier.store.store import MeterStore
 
@@ -73,17 +71,7 @@ def prepare(access_points: int, households: int) -> tuple[Path, dict[str, Any]]:
     tokens = []
     with hub.transaction() as session:
         session.add(GridArea(code="BENCH", name="Benchmark"))
-        party = Party(code=PROVIDER, name="Benchmark Provider")
-        session.add(party)
-        session.flush()
-        session.add(
-            PartyRoleAssignment(
-                party_id=party.id,
-                role=PartyRole.ENERGY_SERVICE_PROVIDER,
-                valid_from=date(2020, 1, 1),
-                valid_to=None,
-            )
-        )
+        provider_party(session, PROVIDER, "Benchmark Provider", date(2020, 1, 1))
         credentials = register_contract(
             session, hub.sealer, party_code=PROVIDER, reference="BENCH", valid_from=date(2020, 1, 1), now=NOW
         )

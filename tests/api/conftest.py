@@ -19,15 +19,13 @@ from typer.testing import CliRunner
 
 from kwartier.access.accounts import create_account
 from kwartier.access.codes import AccountRole
-from kwartier.access.contracts import Credentials, register_contract
+from kwartier.access.contracts import Credentials, provider_party, register_contract
 from kwartier.access.tokens import create_personal_token
 from kwartier.cli import app as cli
 from kwartier.config import Settings, load_settings
 from kwartier.market import service
-from kwartier.registry.codes import PartyRole
 from kwartier.registry.data_access import Account
 from kwartier.registry.master_data import load_master_data
-from kwartier.registry.parties import Party, PartyRoleAssignment
 from kwartier.server import create_app
 from tests.market.conftest import MASTER
 from tests.market.helpers import DSO, E1, E2, STROOM, Readings
@@ -83,17 +81,7 @@ def build_world(home: Path, samples_dir: Path, webhook_url: str | None = None) -
     with hub.sessions() as session:
         with session.begin():
             load_master_data(session, MASTER)
-            party = Party(code=PROVIDER, name="Inzicht BV")
-            session.add(party)
-            session.flush()
-            session.add(
-                PartyRoleAssignment(
-                    party_id=party.id,
-                    role=PartyRole.ENERGY_SERVICE_PROVIDER,
-                    valid_from=date(2020, 1, 1),
-                    valid_to=None,
-                )
-            )
+            provider_party(session, PROVIDER, "Inzicht BV", date(2020, 1, 1))
         _move_in(session, "mi-c0", "C0", date(2023, 10, 22), readings)
         _move_in(session, "mi-c1", "C1", C1_MOVED_IN, readings)
         with session.begin():

@@ -42,6 +42,26 @@ class Credentials:
     webhook_secret: str
 
 
+def provider_party(session: Session, code: str, name: str, valid_from: date) -> Party:
+    """The party ``code`` with the role energy service provider from ``valid_from`` on, registered when
+    missing (a party the registry already knows is returned as it is)."""
+    party = session.scalar(sa.select(Party).where(Party.code == code))
+    if party is None:
+        party = Party(code=code, name=name)
+        session.add(party)
+        session.flush()
+        session.add(
+            PartyRoleAssignment(
+                party_id=party.id,
+                role=PartyRole.ENERGY_SERVICE_PROVIDER,
+                valid_from=valid_from,
+                valid_to=None,
+            )
+        )
+        session.flush()
+    return party
+
+
 def register_contract(
     session: Session,
     sealer: Sealer,

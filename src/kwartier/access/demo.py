@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from kwartier.access.accounts import create_account
 from kwartier.access.codes import AccountRole, DataService, SubjectKind
-from kwartier.access.contracts import register_contract
+from kwartier.access.contracts import provider_party, register_contract
 from kwartier.access.mandate_service import MandateRequest, decide, request_mandate
 from kwartier.access.occupancy import customer_occupancy
 from kwartier.access.tokens import resolve_bearer
@@ -87,7 +87,7 @@ def seed_data_market(settings: Settings, days: list[date], now: datetime) -> Dat
                 _move_in(session, readings, ean, customer, days[0])
         service.tick(session, now, readings)
     with hub.transaction() as session:
-        party = _provider(session)
+        party = provider_party(session, PROVIDER_GLN, PROVIDER_NAME, date(2020, 1, 1))
         people: tuple[tuple[str, AccountRole, str | None], ...] = (
             ("ops@kwartier.demo", AccountRole.OPERATOR, None),
             ("ann@kwartier.demo", AccountRole.GRID_USER, "DEMO-ANN"),
@@ -232,23 +232,6 @@ def _move_in(session: Session, readings: StoreReadings, ean: str, customer: str,
         "brp": brp,
     }
     service.apply_message(session, json.dumps(document), readings)
-
-
-def _provider(session: Session) -> Party:
-    party = session.scalar(sa.select(Party).where(Party.code == PROVIDER_GLN))
-    if party is None:
-        party = Party(code=PROVIDER_GLN, name=PROVIDER_NAME)
-        session.add(party)
-        session.flush()
-        session.add(
-            PartyRoleAssignment(
-                party_id=party.id,
-                role=PartyRole.ENERGY_SERVICE_PROVIDER,
-                valid_from=date(2020, 1, 1),
-                valid_to=None,
-            )
-        )
-    return party
 
 
 def _write_credentials(path: Path, client_id: str, client_secret: str, webhook_secret: str) -> None:

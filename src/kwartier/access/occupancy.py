@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from kwartier.access.mandates import Period
 from kwartier.market.codes import Attribute
 from kwartier.market.register import Fact, history
+from kwartier.market.service import stored_facts
 from kwartier.registry.access_register import RegisterFact
 
 
@@ -47,25 +48,11 @@ def customer_occupancy(
     )
     if eans is not None:
         candidates = candidates.where(RegisterFact.ean.in_(list(eans)))
-    query = (
-        sa.select(
-            RegisterFact.ean,
-            RegisterFact.attribute,
-            RegisterFact.value,
-            RegisterFact.valid_from,
-            RegisterFact.recorded_at,
-            RegisterFact.process_id,
-            RegisterFact.source,
-        )
-        .where(RegisterFact.attribute == attribute, RegisterFact.ean.in_(candidates.scalar_subquery()))
-        .order_by(RegisterFact.id)
+    stored = stored_facts(
+        session,
+        sa.and_(RegisterFact.attribute == attribute, RegisterFact.ean.in_(candidates.scalar_subquery())),
     )
-    facts = [
-        Fact(
-            ean, name, None if value is None else json.loads(value), valid_from, recorded_at, process, source
-        )
-        for ean, name, value, valid_from, recorded_at, process, source in session.execute(query)
-    ]
+    facts = [fact for own in stored.values() for fact in own]
     return occupancy_periods(facts, customer_ref)
 
 

@@ -190,6 +190,18 @@ _FACT_COLUMNS = (
 )
 
 
+def stored_facts(session: Session, condition: sa.ColumnElement[bool]) -> dict[str, list[Fact]]:
+    """The stored register facts matching ``condition``, per EAN, in the order they were appended."""
+    facts: dict[str, list[Fact]] = {}
+    stored = sa.select(*_FACT_COLUMNS).where(condition).order_by(RegisterFact.id)
+    for ean, attribute, value, valid_from, recorded_at, process_id, source in session.execute(stored):
+        fact_value = None if value is None else json.loads(value)
+        facts.setdefault(ean, []).append(
+            Fact(ean, attribute, fact_value, valid_from, recorded_at, process_id, source)
+        )
+    return facts
+
+
 _PROCESS_COLUMNS = (
     MarketProcess.id,
     MarketProcess.kind,
@@ -272,14 +284,7 @@ def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False)
         if lock and session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         known.update(session.scalars(query))
-        stored = (
-            sa.select(*_FACT_COLUMNS).where(_among(session, RegisterFact.ean, part)).order_by(RegisterFact.id)
-        )
-        for ean, attribute, value, valid_from, recorded_at, process_id, source in session.execute(stored):
-            fact_value = None if value is None else json.loads(value)
-            facts.setdefault(ean, []).append(
-                Fact(ean, attribute, fact_value, valid_from, recorded_at, process_id, source)
-            )
+        facts.update(stored_facts(session, _among(session, RegisterFact.ean, part)))
         stored_processes = sa.select(*_PROCESS_COLUMNS).where(_among(session, MarketProcess.ean, part))
         for process_row in session.execute(stored_processes):
             process = _process(process_row)

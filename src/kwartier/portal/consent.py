@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from kwartier.access import mandate_service
 from kwartier.access.mandates import TransitionError, parse_services
-from kwartier.portal.my_data import own_account, own_mandates
+from kwartier.portal.my_data import own_account
 from kwartier.portal.web import (
     CheckedForm,
     GridUser,
@@ -57,7 +57,7 @@ def pending(request: Request, hub: HubDep, visitor: GridUser) -> Response:
     """The requests waiting for the customer's decision."""
     with hub.transaction() as session:
         account = own_account(session, visitor)
-        waiting = [g for g in own_mandates(session, account) if g.mandate.status.value == "requested"]
+        waiting = mandate_service.pending_mandates(session, account)
     return render(request, visitor, "mandates.html", waiting=waiting, parse_services=parse_services)
 
 

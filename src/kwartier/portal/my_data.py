@@ -4,9 +4,11 @@ revoke button; the access log; and the full export of what the system holds on t
 
 Rules:
 - a customer sees the mandates on their enterprise number, and on their access points those they granted
-  themselves or that still wait for a decision — never a predecessor's or successor's mandates;
+  themselves or that still wait for a decision on a period they held it — never a predecessor's or
+  successor's mandates (:func:`kwartier.access.mandate_service.mandates_of_customer`);
 - the supplier of each access point is listed too, with the data the measurement regime gives it;
-- the access log shows the reads of the customer's access points made while they held them;
+- the access log shows the reads of the customer's access points whose data period overlaps the days they
+  held them (:func:`kwartier.access.access_log.entries_for_customer`);
 - the export holds the account, the access points and periods, the mandates, the access log, the
   user-port requests, the personal tokens (never a hash) and the portal sessions (never a token): nothing
   of other occupants.
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from kwartier.access import mandate_service
 from kwartier.access.access_log import entries_for_customer
 from kwartier.access.accounts import account_name, principal_of
-from kwartier.access.codes import MandateStatus, SubjectKind
+from kwartier.access.codes import MandateStatus
 from kwartier.access.mandates import TransitionError
 from kwartier.access.occupancy import customer_occupancy
 from kwartier.exposure import meter_data
@@ -55,24 +57,6 @@ def own_account(session: Session, visitor: Viewer) -> Account:
     return account
 
 
-def own_mandates(session: Session, account: Account) -> list[mandate_service.GrantedAccess]:
-    """The mandates the customer may see (module rules), newest first."""
-    granted = mandate_service.mandates_of_customer(session, account)
-    deciders = {g.mandate.decided_by for g in granted if g.mandate.decided_by is not None}
-    refs = {
-        row.id: row.customer_ref
-        for row in (session.get(Account, decider) for decider in deciders)
-        if row is not None
-    }
-    return [
-        g
-        for g in granted
-        if g.mandate.subject_kind is SubjectKind.ENTERPRISE
-        or (g.mandate.decided_by is None and g.mandate.status is MandateStatus.REQUESTED)
-        or (g.mandate.decided_by is not None and refs.get(g.mandate.decided_by) == account.customer_ref)
-    ]
-
-
 def suppliers(hub: HubDep, session: Session, customer_ref: str, today: date) -> list[dict[str, Any]]:
     """Per access point held today: its supplier's name and measurement regime."""
     lines = []
@@ -93,7 +77,7 @@ def my_data(request: Request, hub: HubDep, visitor: GridUser, revoked: str | Non
     now = hub.now()
     with hub.transaction() as session:
         account = own_account(session, visitor)
-        granted = own_mandates(session, account)
+        granted = mandate_service.mandates_of_customer(session, account)
         log = entries_for_customer(session, account)
         supplied = suppliers(hub, session, account.customer_ref or "", market_day(now))
     return render(
@@ -114,7 +98,11 @@ def revoke(request: Request, hub: HubDep, visitor: GridUser, mandate_id: str, fo
     """End a mandate now; the provider is notified and its next read is refused."""
     with hub.transaction() as session:
         account = own_account(session, visitor)
-        found = [g.mandate for g in own_mandates(session, account) if g.mandate.id == mandate_id]
+        found = [
+            g.mandate
+            for g in mandate_service.mandates_of_customer(session, account)
+            if g.mandate.id == mandate_id
+        ]
         if not found or not mandate_service.may_revoke(session, principal_of(account), found[0]):
             raise not_found()
         try:
@@ -154,7 +142,8 @@ def export(request: Request, hub: HubDep, visitor: GridUser) -> Response:
                 for ean, periods in sorted(held.items())
             ],
             "mandates": [
-                mandate_service.document(g.mandate, g.party) for g in own_mandates(session, account)
+                mandate_service.document(g.mandate, g.party)
+                for g in mandate_service.mandates_of_customer(session, account)
             ],
             "access_log": [
                 {

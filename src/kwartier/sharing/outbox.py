@@ -14,7 +14,6 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from kwartier.market.codes import Attribute
 from kwartier.market.messages import VERSION, SharingResult, SharingTotals, message_type
 from kwartier.market.register import Fact, history
+from kwartier.market.service import stored_facts
 from kwartier.registry.access_register import RegisterFact
 from kwartier.registry.outbox import OutboxMessage
 from kwartier.registry.parties import Party
@@ -124,21 +124,6 @@ def _message_id(code: str, month: date, ean: str, as_of: datetime, recipient: st
 
 
 def _supplier_facts(session: Session, eans: list[str]) -> dict[str, list[Fact]]:
-    facts: dict[str, list[Fact]] = defaultdict(list)
-    rows = session.execute(
-        sa.select(
-            RegisterFact.ean,
-            RegisterFact.attribute,
-            RegisterFact.value,
-            RegisterFact.valid_from,
-            RegisterFact.recorded_at,
-            RegisterFact.process_id,
-            RegisterFact.source,
-        )
-        .where(RegisterFact.ean.in_(eans), RegisterFact.attribute == Attribute.SUPPLIER.value)
-        .order_by(RegisterFact.id)
+    return stored_facts(
+        session, sa.and_(RegisterFact.ean.in_(eans), RegisterFact.attribute == Attribute.SUPPLIER.value)
     )
-    for ean, attribute, value, valid_from, recorded_at, process, source in rows:
-        decoded = None if value is None else json.loads(value)
-        facts[ean].append(Fact(ean, attribute, decoded, valid_from, recorded_at, process, source))
-    return facts
