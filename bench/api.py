@@ -7,8 +7,9 @@ data through the API, and daily data under 50 concurrent clients (see bench/READ
   a personal token each, and a provider whose mandate on each of them was approved by its grid user;
 - server: ``kwartier serve`` with ``--workers`` uvicorn workers on loopback;
 - latency: ``--reads`` sequential ``GET …/energy?granularity=quarter`` of a whole year by the provider
-  (mandate check, access log, store read, JSON), p50 and p95; baseline in the same run: the bare store
-  read (:meth:`MeterStore.read_access_point`) of the same access points;
+  (mandate check, access log, store read, JSON), p50 and p95, once per shape (``rows``: an object per
+  quarter hour, 5.6 MB; ``series``: an array of values per channel and tariff period); baseline in the
+  same run: the bare store read (:meth:`MeterStore.read_access_point`) of the same access points;
 - throughput: ``wrk`` with 50 connections for ``--seconds`` seconds, each request a household's own month
   of daily values (``granularity=day``) with its personal token, cycling over the households; requests per
   second and non-2xx responses as wrk reports them.
@@ -174,27 +175,40 @@ def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def latency(base: str, world: dict[str, Any], home: Path, reads: int) -> dict[str, Any]:
-    """Sequential year-of-quarter-hour reads by the provider, and the bare store reads of the same."""
+    """Sequential year-of-quarter-hour reads by the provider in each shape, and the bare store reads of
+    the same access points."""
+    chooser = random.Random(5)
+    picks = [chooser.choice(world["eans"]) for _ in range(reads + 3)]
+    figures: dict[str, Any] = {}
     with httpx.Client(base_url=base, timeout=30) as client:
         token = client.post(
             "/api/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=world["client"]
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        chooser = random.Random(5)
-        picks = [chooser.choice(world["eans"]) for _ in range(reads + 3)]
-        timings, rows = [], 0
-        for i, ean in enumerate(picks):
-            begun = time.perf_counter()
-            response = client.get(
-                f"/api/v1/access-points/{ean}/energy",
-                params={"from": FIRST.isoformat(), "to": END.isoformat(), "granularity": "quarter"},
-                headers=headers,
-            )
-            elapsed = time.perf_counter() - begun
-            response.raise_for_status()
-            if i >= 3:  # the first calls warm the workers
-                timings.append(elapsed)
-                rows = len(response.json()["rows"])
+        for shape in ("rows", "series"):
+            timings, size, values = [], 0, 0
+            for i, ean in enumerate(picks):
+                begun = time.perf_counter()
+                response = client.get(
+                    f"/api/v1/access-points/{ean}/energy",
+                    params={
+                        "from": FIRST.isoformat(),
+                        "to": END.isoformat(),
+                        "granularity": "quarter",
+                        "shape": shape,
+                    },
+                    headers=headers,
+                )
+                elapsed = time.perf_counter() - begun
+                response.raise_for_status()
+                if i >= 3:  # the first calls warm the workers
+                    timings.append(elapsed)
+                    size = len(response.content)
+                    values = _values(response.json(), shape)
+            figures[f"{shape}_values_per_response"] = values
+            figures[f"{shape}_bytes_per_response"] = size
+            figures[f"{shape}_api_p50_ms"] = _ms(statistics.median(timings))
+            figures[f"{shape}_api_p95_ms"] = _ms(_p95(timings))
     settings = load_settings(home)
     hub = build_hub(settings)
     store = MeterStore.open(settings.store_dir)
@@ -206,13 +220,17 @@ def latency(base: str, world: dict[str, Any], home: Path, reads: int) -> dict[st
         bare.append(time.perf_counter() - begun)
     hub.export_lane.shutdown()
     return {
-        "rows_per_response": rows,
-        "api_p50_ms": _ms(statistics.median(timings)),
-        "api_p95_ms": _ms(_p95(timings)),
+        **figures,
         "bare_store_read_p50_ms": _ms(statistics.median(bare)),
         "bare_store_read_p95_ms": _ms(_p95(bare)),
-        "api_over_bare_p50": round(statistics.median(timings) / statistics.median(bare), 2),
     }
+
+
+def _values(document: dict[str, Any], shape: str) -> int:
+    """The number of values in an answer of ``shape``."""
+    if shape == "rows":
+        return len(document["rows"])
+    return sum(value is not None for series in document["series"] for value in series["value_wh"])
 
 
 def throughput(base: str, world: dict[str, Any], seconds: int, connections: int) -> dict[str, Any]:

@@ -48,10 +48,17 @@ def _approve(world: World, consent_url: str, login: str = "c1@example.be", appro
         decide(session, account(world, login), mandate, approve, NOW)
 
 
-def _energy(api: TestClient, headers: dict[str, str], start: str, end: str, granularity: str = "day") -> Any:
+def _energy(
+    api: TestClient,
+    headers: dict[str, str],
+    start: str,
+    end: str,
+    granularity: str = "day",
+    shape: str = "rows",
+) -> Any:
     return api.get(
         f"/api/v1/access-points/{E1}/energy",
-        params={"from": start, "to": end, "granularity": granularity},
+        params={"from": start, "to": end, "granularity": granularity, "shape": shape},
         headers=headers,
     )
 
@@ -131,6 +138,16 @@ def test_the_mandate_journey_reads_only_what_was_granted(
     assert sum(r["value_wh"] for r in quarters if r["channel"] == "offtake") == _offtake_of_day(
         samples_dir, date(2023, 12, 2)
     )
+    series = _energy(api, headers, "2023-12-02", "2023-12-03", "quarter", "series").json()["series"]
+    offtake = [s for s in series if s["channel"] == "offtake"]
+    assert {(s["start"], s["end"], s["resolution_minutes"], len(s["value_wh"])) for s in offtake} == {
+        ("2023-12-01T23:00:00Z", "2023-12-02T23:00:00Z", 15, 96)
+    }
+    assert sum(v for s in offtake for v in s["value_wh"] if v is not None) == _offtake_of_day(
+        samples_dir, date(2023, 12, 2)
+    )
+    assert sum(v is not None for s in series for v in s["value_wh"]) == len(quarters)
+    assert _energy(api, headers, "2023-12-02", "2023-12-03", "day", "series").status_code == 422
     # November 2023 is in the mandate's period but C0 lived there: never C1's to grant
     assert _energy(api, headers, "2023-11-20", "2023-12-02").json()["detail"] == "period_not_covered"
     assert _energy(api, headers, "2024-01-01", "2024-02-01", "month").status_code == 200

@@ -9,7 +9,10 @@ Rules:
 - granularity quarter and hour are the data service ``quarter_hour``, day and month ``daily``; one call
   covers at most :data:`MAX_DAYS` days (a longer history goes through ``POST /api/v1/exports``);
 - ``by=insertion`` with ``recorded_since`` returns only the intervals whose current version was recorded at
-  or after that instant (incremental sync); values are integer Wh (gas volume dm³) with their status.
+  or after that instant (incremental sync); values are integer Wh (gas volume dm³) with their status;
+- ``shape=rows`` (default) gives one object per total; ``shape=series``, at granularity quarter only, one
+  array of values per channel and tariff period on the metering intervals' grid
+  (:mod:`kwartier.exposure.json_rows`): a year of quarter hours in about 0.2 MB instead of 5.6 MB.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from kwartier.api.mandates import Problem
 from kwartier.domain.channels import Energy
 from kwartier.domain.ean import is_valid_ean
 from kwartier.exposure import meter_data
-from kwartier.exposure.export import Granularity
-from kwartier.exposure.json_rows import totals_json
+from kwartier.exposure.export import Granularity, period_bounds
+from kwartier.exposure.json_rows import series_json, totals_json
 from kwartier.hub import Hub
 
 router = APIRouter(tags=["data"])
@@ -56,6 +59,13 @@ class Basis(StrEnum):
 
     MEASUREMENT = "measurement"
     INSERTION = "insertion"
+
+
+class Shape(StrEnum):
+    """How the values are laid out: an object per total, or arrays on a time grid."""
+
+    ROWS = "rows"
+    SERIES = "series"
 
 
 class EnergyRow(BaseModel):
@@ -79,6 +89,30 @@ class EnergyOut(BaseModel):
     data_from: date
     data_to: date
     rows: list[EnergyRow]
+
+
+class EnergySeries(BaseModel):
+    """The values of one channel and tariff period on a grid: ``value_wh[k]`` is the interval starting at
+    ``start + k × resolution_minutes`` (null: no value of this channel and tariff period there);
+    ``estimated_indexes`` lists the ``k`` whose value is an estimate."""
+
+    channel: str
+    tariff: str
+    start: datetime
+    end: datetime
+    resolution_minutes: int
+    value_wh: list[int | None]
+    estimated_indexes: list[int]
+
+
+class EnergySeriesOut(BaseModel):
+    """Energy of one access point as series (``shape=series``); ``value_wh`` in Wh (dm³ for gas_volume)."""
+
+    ean: str
+    granularity: Granularity
+    data_from: date
+    data_to: date
+    series: list[EnergySeries]
 
 
 @dataclass(frozen=True)
@@ -118,7 +152,7 @@ def authorise(
     return Authorised(energy, decision.mandate_id)
 
 
-@router.get("/access-points/{ean}/energy", response_model=EnergyOut, responses=_REFUSED)
+@router.get("/access-points/{ean}/energy", response_model=EnergyOut | EnergySeriesOut, responses=_REFUSED)
 def energy(
     ean: EAN_PATH,
     request: Request,
@@ -129,6 +163,7 @@ def energy(
     granularity: Granularity = Granularity.DAY,
     by: Basis = Basis.MEASUREMENT,
     recorded_since: AwareDatetime | None = None,
+    shape: Shape = Shape.ROWS,
 ) -> Response:
     """Offtake and injection (gas: volume and energy) per channel and tariff period of ``ean``."""
     if (data_to - data_from).days > MAX_DAYS:
@@ -138,6 +173,8 @@ def energy(
         )
     if by is Basis.INSERTION and recorded_since is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "by=insertion needs recorded_since")
+    if shape is Shape.SERIES and granularity is not Granularity.QUARTER:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "shape=series needs granularity=quarter")
     carrier = authorise(
         hub, caller, ean, SERVICE_OF[granularity], data_from, data_to, request.url.path
     ).energy
@@ -146,7 +183,16 @@ def energy(
     head = orjson.dumps(
         {"ean": ean, "granularity": granularity.value, "data_from": data_from, "data_to": data_to}
     )
-    return Response(head[:-1] + b',"rows":' + totals_json(totals) + b"}", media_type="application/json")
+    if shape is Shape.ROWS:
+        body = b',"rows":' + totals_json(totals)
+    else:
+        first, _ = period_bounds(data_from, Granularity.DAY, carrier)
+        end, _ = period_bounds(data_to, Granularity.DAY, carrier)
+        try:
+            body = b',"series":' + series_json(totals, first, end)
+        except ValueError as off_grid:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(off_grid)) from off_grid
+    return Response(head[:-1] + body + b"}", media_type="application/json")
 
 
 class InstallationOut(BaseModel):

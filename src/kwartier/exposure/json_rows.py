@@ -1,8 +1,17 @@
 """JSON of energy totals without a Python object per value (issue 6's latency bar: a year of quarter hours,
 35,040 rows per channel, must leave the server in well under 50 ms).
 
-Rule: each row is ``{"channel", "tariff", "start", "end", "value_wh", "quarters", "estimated", "status"}``
-with instants in UTC as ``YYYY-MM-DDTHH:MM:SSZ``; the text is built column-wise by Arrow's string kernels.
+Two shapes, both built column-wise by Arrow's string kernels, instants in UTC as ``YYYY-MM-DDTHH:MM:SSZ``:
+
+- **rows** (:func:`totals_json`): one object per total, ``{"channel", "tariff", "start", "end",
+  "value_wh", "quarters", "estimated", "status"}`` (about 160 bytes per quarter hour);
+- **series** (:func:`series_json`): one object per channel and tariff period on a fixed time grid,
+  ``{"channel", "tariff", "start", "end", "resolution_minutes", "value_wh": [...],
+  "estimated_indexes": [...]}``: element ``k`` of ``value_wh`` is the interval starting at
+  ``start + k × resolution``, ``null`` where that channel and tariff period has no value (the other
+  tariff period's hours, or no data); ``estimated_indexes`` lists the ``k`` whose value is an estimate
+  (about 5 bytes per quarter hour).
+
 Channel, tariff and status values are code-list values (letters, digits, ``_`` and ``-`` only), so they
 need no JSON escaping; anything else is refused.
 """
@@ -10,8 +19,11 @@ need no JSON escaping; anything else is refused.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -19,6 +31,7 @@ from kwartier.exposure.export import END, ESTIMATED, QUARTERS, TOTALS
 from kwartier.schema import CHANNEL, START, STATUS, TARIFF, VALUE
 
 _PLAIN: Final = re.compile(r"^[A-Za-z0-9_-]*$")
+_MICROS_PER_MINUTE: Final = 60_000_000
 
 
 def _instants(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -65,3 +78,70 @@ def totals_json(totals: pa.Table) -> bytes:
     )
     text: str = joined[0].as_py()
     return b"[" + text.encode() + b"]"
+
+
+def series_json(totals: pa.Table, first: datetime, end: datetime) -> bytes:
+    """The JSON array of the series (module rules) of ``totals`` at granularity quarter (one row per
+    stored interval, schema :data:`kwartier.exposure.export.TOTALS`, sorted by channel, tariff and start),
+    each on the grid of its intervals' length over [``first``, ``end``).
+
+    Raises ``ValueError`` when one channel and tariff period holds intervals of several lengths, or an
+    interval off the grid that starts at ``first``: such data has no single grid (ask for rows).
+    """
+    if totals.schema != TOTALS:
+        totals = totals.cast(TOTALS)
+    origin, stop = _micros(first), _micros(end)
+    starts = pc.cast(totals[START], pa.int64()).to_numpy()
+    lengths = pc.cast(totals[END], pa.int64()).to_numpy() - starts
+    pairs = pc.binary_join_element_wise(_codes(totals[CHANNEL]), _codes(totals[TARIFF]), "\x1f")
+    parts: list[bytes] = []
+    opened = np.flatnonzero(pc.not_equal(pairs.slice(1), pairs.slice(0, len(pairs) - 1)).to_numpy(False))
+    bounds = [0, *(opened + 1).tolist(), totals.num_rows] if totals.num_rows else []
+    for begin, finish in pairwise(bounds):
+        channel, tariff = str(pairs[begin]).split("\x1f")
+        length = int(lengths[begin])
+        offsets = starts[begin:finish] - origin
+        if (lengths[begin:finish] != length).any() or (offsets % length).any() or offsets.min() < 0:
+            raise ValueError(
+                f"{channel} {tariff}: intervals of several lengths or off the grid from {first}: ask for rows"
+            )
+        slots = offsets // length
+        size = int(-(-(stop - origin) // length))
+        if slots.max() >= size:
+            raise ValueError(f"{channel} {tariff}: an interval at or after {end}")
+        grid = np.zeros(size, dtype=np.int64)
+        present = np.zeros(size, dtype=bool)
+        grid[slots] = totals[VALUE].slice(begin, finish - begin).to_numpy()
+        present[slots] = True
+        estimated = slots[totals[ESTIMATED].slice(begin, finish - begin).to_numpy() > 0]
+        head = (
+            f'{{"channel":"{channel}","tariff":"{tariff}","start":"{_instant(origin)}",'
+            f'"end":"{_instant(stop)}","resolution_minutes":{length // _MICROS_PER_MINUTE},"value_wh":['
+        )
+        parts.append(
+            head.encode()
+            + _joined(pa.array(grid, mask=~present))
+            + b'],"estimated_indexes":['
+            + _joined(pa.array(estimated))
+            + b"]}"
+        )
+    return b"[" + b",".join(parts) + b"]"
+
+
+def _micros(instant: datetime) -> int:
+    """Microseconds since the epoch of an aware instant."""
+    return int(pa.scalar(instant, pa.timestamp("us", tz="UTC")).cast(pa.int64()).as_py())
+
+
+def _instant(micros: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` of microseconds since the epoch (whole seconds)."""
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _joined(numbers: pa.Array) -> bytes:
+    """Comma-joined JSON numbers, ``null`` for a missing one."""
+    if len(numbers) == 0:
+        return b""
+    text = pc.fill_null(pc.cast(numbers, pa.string()), "null")
+    joined: str = pc.binary_join(pa.ListArray.from_arrays([0, len(text)], text), ",")[0].as_py()
+    return joined.encode()
