@@ -73,15 +73,18 @@ MAX_GROUP_INJECTION_WH: Final = 4_000_000
 
 # working columns of a round, in pWh (o: offtake left, i: injection left, s: shared so far)
 _O, _I, _S, _A, _ROUND = "o_pwh", "i_pwh", "s_pwh", "key_ppm", "round_shared"
+_QUARTER: Final = "_quarter"
+_ID_SPAN: Final = 1 << 23
+"""Participants ranked by id in a remainder's tie-break key (see :func:`_extra_wh`)."""
 
 
-def allocate(quarters: ir.Table, key: AllocationKey, *, cache: bool = True) -> ir.Table:
+def allocate(quarters: ir.Table, key: AllocationKey) -> ir.Table:
     """Allocate shared energy per quarter hour with ``key``.
 
     ``quarters``: one row per participant and quarter hour with ``participant``, ``start``,
     ``share_ppm`` [ppm], ``offtake_wh`` and ``injection_wh`` [Wh, ≥ 0]. Returns :data:`RESULT_COLUMNS`
-    [Wh]. OPTIMAL runs its rounds one after the other; each round's table is materialised (``cache``)
-    and only the quarters whose last round shared something go on.
+    [Wh]. OPTIMAL runs its rounds one after the other; each round's table is materialised and only the
+    quarters whose last round shared something go on.
     """
     base = _with_quarter_sums(quarters, _total_injection=quarters[INJECTION_WH])
     idle = base.filter(base._total_injection == 0)
@@ -100,7 +103,7 @@ def allocate(quarters: ir.Table, key: AllocationKey, *, cache: bool = True) -> i
     )
     work = _one_round(work, relative=key is not AllocationKey.FIXED)
     if key is AllocationKey.OPTIMAL:
-        work = _optimal_rounds(work, cache=cache)
+        work = _optimal_rounds(work)
     settled = _round_to_wh(work)
     unshared = idle.select(
         PARTICIPANT,
@@ -126,9 +129,17 @@ def _floordiv(a: ir.IntegerValue, b: ir.IntegerValue | int) -> ir.IntegerValue:
 
 
 def _with_quarter_sums(table: ir.Table, **sums: Any) -> ir.Table:
-    """``table`` with per-quarter sums of the given column expressions on every row (window sums: on
-    PySpark a join with the grouped table makes plans that grow with every round)."""
-    return table.mutate(**{name: expr.sum().over(group_by=table[START]) for name, expr in sums.items()})
+    """``table`` with the per-quarter sums of the given column expressions on every row.
+
+    On DuckDB the sums are one small materialised table, a row per quarter hour, joined with the rows: a
+    hash join is several times cheaper there than a window sum, which carries every wide row through a
+    sort. On PySpark, window sums: there joins with grouped tables make plans that grow with every round.
+    """
+    if ibis.get_backend(table).name == "pyspark":
+        return table.mutate(**{name: expr.sum().over(group_by=table[START]) for name, expr in sums.items()})
+    grouped = table.group_by(START).aggregate(**{name: expr.sum() for name, expr in sums.items()})
+    totals = grouped.rename({_QUARTER: START}).cache()
+    return table.join(totals, table[START] == totals[_QUARTER]).drop(_QUARTER)
 
 
 def _one_round(table: ir.Table, *, relative: bool) -> ir.Table:
@@ -168,7 +179,7 @@ def _one_round(table: ir.Table, *, relative: bool) -> ir.Table:
     )
 
 
-def _optimal_rounds(table: ir.Table, *, cache: bool) -> ir.Table:
+def _optimal_rounds(table: ir.Table) -> ir.Table:
     """RELATIVE rounds after round 1 until every quarter had a round that shared nothing.
 
     Only the rows of quarters whose last round shared something go on, and of those only the rows with
@@ -177,7 +188,7 @@ def _optimal_rounds(table: ir.Table, *, cache: bool) -> ir.Table:
     finished: list[ir.Table] = []
     current = table
     while True:
-        current = current.cache() if cache else current
+        current = current.cache()
         # a row with neither offtake nor injection left is inert in every later round: it leaves early
         busy = (current[_ROUND] > 0) & ((current[_O] > 0) | (current[_I] > 0))
         finished.append(current.filter(~busy))
@@ -195,26 +206,21 @@ def _round_to_wh(table: ir.Table) -> ir.Table:
     """The output rounding of the module docstring: exact conservation per quarter in Wh.
 
     Both targets come from one aggregation: Σ shared [Wh] is the rounded total, so the net injection's
-    total is Σ gross injection − that target. The participants with the largest remainders (ties: the
-    smaller id) get the missing Wh: ``rank < target − Σ floor`` with ``rank`` from 0."""
+    total is Σ gross injection − that target. The ``target − Σ floor`` participants with the largest
+    remainders (ties: the smaller id) get one Wh more each (:func:`_extra_wh`)."""
     t = table.mutate(
         _shared_floor=_floordiv(table[_S], PWH_PER_WH),
         _shared_rest=table[_S] % PWH_PER_WH,
         _inj_floor=_floordiv(table[_I], PWH_PER_WH),
         _inj_rest=table[_I] % PWH_PER_WH,
     )
-    t = _with_quarter_sums(
-        t,
-        _shared_total=t[_S],
-        _shared_floor_total=t._shared_floor,
-        _inj_floor_total=t._inj_floor,
-        _inj_wh_total=t[INJECTION_WH],
-    )
-    shared_target = _floordiv(t._shared_total + PWH_PER_WH // 2, PWH_PER_WH)
-    shared_rank = ibis.row_number().over(group_by=t[START], order_by=[t._shared_rest.desc(), t[PARTICIPANT]])
-    inj_rank = ibis.row_number().over(group_by=t[START], order_by=[t._inj_rest.desc(), t[PARTICIPANT]])
-    shared_extra = (shared_rank < shared_target - t._shared_floor_total) & (t._shared_rest > 0)
-    inj_extra = (inj_rank < t._inj_wh_total - shared_target - t._inj_floor_total) & (t._inj_rest > 0)
+    sums = {
+        "_shared_total": t[_S],
+        "_shared_floor_total": t._shared_floor,
+        "_inj_floor_total": t._inj_floor,
+        "_inj_wh_total": t[INJECTION_WH],
+    }
+    t, shared_extra, inj_extra = _extra_wh(t, sums)
     shared = (t._shared_floor + shared_extra.cast("int64")).cast("int64")
     return t.select(
         PARTICIPANT,
@@ -227,3 +233,54 @@ def _round_to_wh(table: ir.Table) -> ir.Table:
             NET_INJECTION_WH: (t._inj_floor + inj_extra.cast("int64")).cast("int64"),
         },
     )
+
+
+def _extra_wh(table: ir.Table, sums: dict[str, Any]) -> tuple[ir.Table, ir.BooleanValue, ir.BooleanValue]:
+    """``table`` with the quarter ``sums``, and per row whether it gets one Wh more of shared energy and of
+    net injection: whether it is among the ``k`` rows of its quarter with the largest remainder (ties: the
+    smaller participant id), ``k`` = Σ shared rounded − Σ floor for shared energy, and Σ gross injection −
+    Σ shared rounded − Σ floor for net injection. Rows with remainder 0 never get one.
+
+    Two ways to the same rows. PySpark: ``row_number`` over the quarter ordered by remainder and id,
+    ``< k``. DuckDB, without sorting wide rows: every row gets the integer ``remainder · 2²³ + (2²³ − 1 −
+    id rank)`` (remainder < 10¹² < 2⁴⁰, so it fits in int64 for up to 2²³ participants), which orders
+    exactly as remainder desc, id asc; the quarter's aggregation collects these keys of the rows with a
+    remainder, sorted, and the ``k``-th largest is the threshold a row must reach."""
+    if ibis.get_backend(table).name == "pyspark":
+        t = _with_quarter_sums(table, **sums)
+        shared_target = _floordiv(t._shared_total + PWH_PER_WH // 2, PWH_PER_WH)
+        shared_rank = ibis.row_number().over(
+            group_by=t[START], order_by=[t._shared_rest.desc(), t[PARTICIPANT]]
+        )
+        inj_rank = ibis.row_number().over(group_by=t[START], order_by=[t._inj_rest.desc(), t[PARTICIPANT]])
+        shared_extra = (shared_rank < shared_target - t._shared_floor_total) & (t._shared_rest > 0)
+        inj_extra = (inj_rank < t._inj_wh_total - shared_target - t._inj_floor_total) & (t._inj_rest > 0)
+        return t, shared_extra, inj_extra
+    ids = table.select(PARTICIPANT).distinct()
+    ids = ids.mutate(_id_rank=ibis.row_number().over(order_by=ids[PARTICIPANT])).cache()
+    keyed = table.join(ids, PARTICIPANT)
+    tie = _ID_SPAN - 1 - keyed._id_rank
+    keyed = keyed.mutate(
+        _shared_key=keyed._shared_rest * _ID_SPAN + tie, _inj_key=keyed._inj_rest * _ID_SPAN + tie
+    )
+    grouped = keyed.group_by(START).aggregate(
+        **{name: expr.sum() for name, expr in sums.items()},
+        _shared_keys=keyed._shared_key.collect(
+            where=keyed._shared_rest > 0, order_by=keyed._shared_key.desc()
+        ),
+        _inj_keys=keyed._inj_key.collect(where=keyed._inj_rest > 0, order_by=keyed._inj_key.desc()),
+    )
+    shared_target = _floordiv(grouped._shared_total + PWH_PER_WH // 2, PWH_PER_WH)
+    # k is at most the number of participants: int32 also keeps DuckDB's HUGEINT sums out of the index
+    shared_k = (shared_target - grouped._shared_floor_total).cast("int32")
+    inj_k = (grouped._inj_wh_total - shared_target - grouped._inj_floor_total).cast("int32")
+    thresholds = grouped.select(
+        grouped[START].name(_QUARTER),
+        *(grouped[name] for name in sums),
+        ibis.ifelse(shared_k > 0, grouped._shared_keys[shared_k - 1], None).name("_shared_threshold"),
+        ibis.ifelse(inj_k > 0, grouped._inj_keys[inj_k - 1], None).name("_inj_threshold"),
+    ).cache()
+    t = keyed.join(thresholds, keyed[START] == thresholds[_QUARTER]).drop(_QUARTER)
+    shared_extra = (t._shared_key >= t._shared_threshold).fill_null(False)
+    inj_extra = (t._inj_key >= t._inj_threshold).fill_null(False)
+    return t, shared_extra, inj_extra
