@@ -92,10 +92,7 @@ def run_peaks(backend: Any, readings: Any, history: Any) -> tuple[int, int]:
 
 def bench_duckdb(files: list[Path], history: Path) -> dict[str, Any]:
     backend = connect(EngineName.DUCKDB)
-    backend.raw_sql(
-        "CREATE TEMP VIEW readings AS SELECT *, "
-        f"epoch_us(start) // {QUARTER_SECONDS * 1_000_000} AS quarter FROM read_parquet({_listed(files)})"
-    )
+    backend.raw_sql(f"CREATE TEMP VIEW readings AS SELECT * FROM read_parquet({_listed(files)})")
     started = time.perf_counter()
     peaks, billed = run_peaks(backend, backend.table("readings"), backend.read_parquet(history))
     return {"seconds": time.perf_counter() - started, "monthly_peaks": peaks, "billing_peaks": billed}
@@ -104,8 +101,7 @@ def bench_duckdb(files: list[Path], history: Path) -> dict[str, Any]:
 def bench_spark(files: list[Path], history: Path, access_points: int) -> dict[str, Any]:
     backend = connect(EngineName.SPARK, spark_session=local_spark_session())
     parts = [backend.read_parquet(str(f)) for f in files]
-    raw = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    readings = raw.mutate(quarter=(raw.start.epoch_seconds() // QUARTER_SECONDS).cast("int64"))
+    readings = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     kept = backend.read_parquet(str(history))
     started = time.perf_counter()
     peaks, billed = run_peaks(backend, readings, kept.semi_join(readings.select("ap").distinct(), "ap"))

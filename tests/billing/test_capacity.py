@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
-import ibis
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kwartier.billing.capacity import MINIMUM_PEAK_W, is_day_period
-from kwartier.billing.months import month_index, month_of_index, quarter_index
+from kwartier.billing.capacity import MINIMUM_PEAK_W, quarter_calendar
+from kwartier.billing.months import month_index, month_of_index, month_quarter_bounds
 from kwartier.billing.peak_report import peak_report
 from kwartier.billing.sources import FILE_PEAKS, FILE_READINGS
 from kwartier.config import EngineName
-from kwartier.domain.channels import TariffPeriod, tariff_period
+from kwartier.domain.channels import tariff_period
 from kwartier.domain.timegrid import BRUSSELS
 from kwartier.engine import connect
 
@@ -146,13 +145,14 @@ def test_day_and_night_values_of_one_quarter_are_added_whatever_their_period(
     assert got == expected
 
 
-def test_day_period_in_integers_equals_the_tariff_period_rule_over_a_year() -> None:
-    first = quarter_index(datetime(2025, 12, 31, 23, tzinfo=UTC))
-    end = quarter_index(datetime(2027, 1, 1, 1, tzinfo=UTC))
-    quarters = ibis.memtable(pa.table({"quarter": pa.array(range(first, end), pa.int64())}))
-    flagged = quarters.mutate(day=is_day_period(quarters.quarter, first, end)).to_pyarrow()
-    for quarter, day in zip(
-        flagged.column("quarter").to_pylist(), flagged.column("day").to_pylist(), strict=True
-    ):
-        start = datetime.fromtimestamp(quarter * 900, UTC)
-        assert day == (tariff_period(start) is TariffPeriod.DAY), start
+def test_the_quarter_calendar_of_a_dst_month_counts_its_quarters_and_day_hours() -> None:
+    # October 2026: 31 days and one hour more (2,980 quarters); 22 weekdays of 15 day hours each
+    bounds = month_quarter_bounds([date(2026, 10, 1), date(2026, 11, 1)])
+    calendar = quarter_calendar(bounds).to_pylist()
+    october = [row for row in calendar if row["month_index"] == month_index(date(2026, 10, 1))]
+    assert len(october) == 2_980 and len(calendar) == 2_980 + 30 * 96
+    weekdays = sum(date(2026, 10, d).weekday() < 5 for d in range(1, 32))
+    assert weekdays == 22
+    assert sum(row["day_period"] for row in october) == weekdays * 15 * 4
+    first = datetime.fromtimestamp(october[0]["calendar_quarter"] * 900, UTC).astimezone(BRUSSELS)
+    assert (first.date(), first.hour) == (date(2026, 10, 1), 0)

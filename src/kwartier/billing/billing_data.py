@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kwartier.billing.capacity import DATA_AS_OF, MONTH_INDEX, billing_peaks, decode_peaks, monthly_peaks
-from kwartier.billing.months import QUARTER_SECONDS, month_bounds, month_index, months_between
+from kwartier.billing.months import month_bounds, month_index, months_between
 from kwartier.billing.peak_report import with_reported
 from kwartier.config import EngineName, Settings
 from kwartier.engine import connect, load, to_arrow
@@ -118,10 +118,7 @@ def _month_peaks(backend: Any, store: MeterStore, month: date, now: datetime) ->
     meters reported for the access points without quarter hours that month."""
     start, end = month_bounds(month)
     readings = store.current_readings(backend.con, start=start, end=end, as_of=now).sql_query()
-    backend.raw_sql(
-        "CREATE OR REPLACE TEMP VIEW billing_month_readings AS "
-        f"SELECT *, epoch_us(start) // {QUARTER_SECONDS * 1_000_000} AS quarter FROM ({readings})"
-    )
+    backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_month_readings AS {readings}")
     derived = decode_peaks(monthly_peaks(backend, backend.table("billing_month_readings"), AP, [month]))
     reported = _reported_peaks(backend, store, month)
     table = with_reported(AP, derived, reported)

@@ -25,8 +25,7 @@ energy in Wh, power in W, the mean as an exact integer sum and count.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from itertools import pairwise
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import ibis
@@ -35,8 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kwartier.billing.months import QUARTER_SECONDS, month_of_index, month_quarter_bounds
-from kwartier.domain.channels import Channel, ReadingStatus, TariffPeriod
-from kwartier.domain.timegrid import BRUSSELS
+from kwartier.domain.channels import Channel, ReadingStatus, TariffPeriod, tariff_period
 from kwartier.engine import load, to_arrow
 from kwartier.schema import (
     CHANNEL,
@@ -74,20 +72,19 @@ _QUARTER_SPAN: Final = 1 << 22
 _RANKED: Final = "ranked"
 _LITERAL_KEYS: Final = 10_000
 QUARTER: Final = "quarter"
-QUARTERS_PER_DAY: Final = 96
-DAY_FIRST_QUARTER: Final = 28  # 07:00
-DAY_END_QUARTER: Final = 88  # 22:00
-QUARTERS_PER_WEEK: Final = 7 * QUARTERS_PER_DAY
-WEEKDAY_QUARTERS: Final = 5 * QUARTERS_PER_DAY
-FIRST_MONDAY_QUARTER: Final = 4 * QUARTERS_PER_DAY  # 1970-01-05
+_CALENDAR_QUARTER: Final = "calendar_quarter"
+_CALENDAR_START: Final = "calendar_start"
+_REGISTER: Final = "register"
+_DAY_REGISTER: Final = "day_register"
+_DAY_PERIOD: Final = "day_period"
 
 
 def monthly_peaks(backend: Any, readings: ir.Table, key: str, months: list[date]) -> pa.Table:
     """Monthly peaks per ``key`` for the local calendar ``months`` from interval ``readings`` on
     ``backend``, as Arrow (decode with :func:`decode_peaks`).
 
-    ``readings`` has the columns ``key``, ``channel``, ``tariff``, ``quarter`` (quarter hours since the
-    epoch of the interval's start, :func:`with_quarter`), ``minutes``, ``value`` [Wh] and ``status``
+    ``readings`` has the columns ``key``, ``channel``, ``tariff``, ``start`` (UTC), ``minutes``,
+    ``value`` [Wh] and ``status``
     (``estimated`` marks an estimated value), and optionally ``recorded_at``. Rows of other channels,
     resolutions and months are ignored. The result, one row per key and month with data, has ``key``,
     ``month_index``, ``ranked`` (see :func:`decode_peaks`), ``quarters`` (quarter hours with offtake
@@ -96,7 +93,7 @@ def monthly_peaks(backend: Any, readings: ir.Table, key: str, months: list[date]
 
     Two stages give the same result as summing the registers per quarter first, at a fraction of the
     cost. A quarter can hold a day and a night value only if one of them is registered outside its own
-    tariff period (:func:`is_day_period`): where a key has no such value, every quarter has one value and
+    tariff period (:func:`quarter_calendar`): where a key has no such value, every quarter has one value and
     its peak is the largest value (stage 1, one aggregation per key and month). Only the keys with a value
     outside its period are read again and summed per quarter first (stage 2); a short list of keys is
     given as literals, so that the engine skips the row groups of all other keys.
@@ -114,39 +111,72 @@ def monthly_peaks(backend: Any, readings: ir.Table, key: str, months: list[date]
     rows = _quarter_rows(subset, key, bounds)
     per_quarter = rows.group_by(key, QUARTER, MONTH_INDEX).aggregate(
         energy_wh=rows.energy_wh.sum(),
-        estimated=ibis.ifelse(rows.energy_wh.notnull(), rows.estimated, 0).max(),
-        **(
-            {DATA_AS_OF: ibis.ifelse(rows.energy_wh.notnull(), rows[DATA_AS_OF], None).max()}
-            if DATA_AS_OF in rows.columns
-            else {}
-        ),
+        estimated=rows.estimated.max(),
+        **({DATA_AS_OF: rows[DATA_AS_OF].max()} if DATA_AS_OF in rows.columns else {}),
     )
     summed = to_arrow(_per_month(per_quarter, key))
     return pa.concat_tables([kept, summed.select(kept.column_names).cast(kept.schema)])
 
 
 def _quarter_rows(readings: ir.Table, key: str, bounds: list[tuple[int, int, int]]) -> ir.Table:
-    """Per row: its month, its energy when it counts for the peak (null otherwise), the estimated flag,
-    whether it counts but lies outside its own tariff period, and its recording moment."""
+    """The rows that count for the peak (offtake, day or night register, quarter hours of the months in
+    ``bounds``) with their quarter index, month, energy, the estimated flag, whether the value lies
+    outside its own tariff period, and its recording moment.
+
+    Quarter, month and tariff period come from a join on ``start`` with the months' quarter calendar
+    (:func:`quarter_calendar`), the register from a join with the two counted tariff registers: on DuckDB
+    two hash joins with small tables cost a fraction of computing the calendar per row, or of comparing
+    the register's text per row; the same on every engine."""
     first, end = min(b[1] for b in bounds), max(b[2] for b in bounds)
-    quarter = readings[QUARTER]
-    counts = (
-        (readings[CHANNEL] == Channel.OFFTAKE.value)
-        & readings[TARIFF].isin(PEAK_TARIFFS)
-        & (readings[MINUTES] == QUARTER_SECONDS // 60)
-        & (quarter >= first)
-        & (quarter < end)
+    counted = readings.filter(
+        readings[CHANNEL] == Channel.OFFTAKE.value,
+        readings[MINUTES] == QUARTER_SECONDS // 60,
+        readings[START] >= _instant(first),
+        readings[START] < _instant(end),
     )
-    month = _step(quarter, bounds[0][0], [(start, 1) for _, start, _ in bounds[1:]])
-    day_register = readings[TARIFF] == TariffPeriod.DAY.value
-    return readings.select(
-        readings[key],
-        quarter,
-        month.name(MONTH_INDEX),
-        ibis.ifelse(counts, readings[VALUE], None).name("energy_wh"),
-        (readings[STATUS] == ReadingStatus.ESTIMATED.value).cast("int64").name("estimated"),
-        (counts & (day_register != is_day_period(quarter, first, end))).cast("int64").name("outside"),
-        *([readings[RECORDED_AT].name(DATA_AS_OF)] if RECORDED_AT in readings.columns else []),
+    calendar = ibis.memtable(quarter_calendar(bounds))
+    registers = ibis.memtable(
+        pa.table(
+            {_REGISTER: list(PEAK_TARIFFS), _DAY_REGISTER: [t == TariffPeriod.DAY for t in PEAK_TARIFFS]}
+        )
+    )
+    rows = counted.join(calendar, counted[START] == calendar[_CALENDAR_START])
+    rows = rows.join(registers, rows[TARIFF] == registers[_REGISTER])
+    return rows.select(
+        rows[key],
+        rows[_CALENDAR_QUARTER].name(QUARTER),
+        rows[MONTH_INDEX],
+        rows[VALUE].name("energy_wh"),
+        (rows[STATUS] == ReadingStatus.ESTIMATED.value).cast("int64").name("estimated"),
+        (rows[_DAY_REGISTER] != rows[_DAY_PERIOD]).cast("int64").name("outside"),
+        *([rows[RECORDED_AT].name(DATA_AS_OF)] if RECORDED_AT in readings.columns else []),
+    )
+
+
+def _instant(quarter: int) -> datetime:
+    """The UTC start of quarter index ``quarter``."""
+    return datetime.fromtimestamp(quarter * QUARTER_SECONDS, UTC)
+
+
+def quarter_calendar(bounds: list[tuple[int, int, int]]) -> pa.Table:
+    """One row per quarter hour of the months in ``bounds`` (month index, quarter indexes [first, end)):
+    its start (UTC), quarter index, month index and whether it lies in the day tariff period
+    (:func:`kwartier.domain.channels.tariff_period`: weekdays 07:00–22:00 Europe/Brussels)."""
+    quarters, months, day = [], [], []
+    for index, first, end in bounds:
+        for quarter in range(first, end):
+            quarters.append(quarter)
+            months.append(index)
+            day.append(tariff_period(_instant(quarter)) is TariffPeriod.DAY)
+    indexes = pa.array(quarters, pa.int64())
+    starts = pc.multiply(indexes, QUARTER_SECONDS * 1_000_000).cast(pa.timestamp("us", tz="UTC"))
+    return pa.table(
+        {
+            _CALENDAR_START: starts,
+            _CALENDAR_QUARTER: indexes,
+            MONTH_INDEX: pa.array(months, pa.int64()),
+            _DAY_PERIOD: pa.array(day, pa.bool_()),
+        }
     )
 
 
@@ -158,60 +188,12 @@ def _per_month(rows: ir.Table, key: str, *, outside: bool = False) -> ir.Table:
     aggregates: dict[str, Any] = {
         _RANKED: (ranked + rows.estimated).max(),
         QUARTERS: rows.energy_wh.count(),
-        ESTIMATED_QUARTERS: ibis.ifelse(rows.energy_wh.notnull(), rows.estimated, 0).sum(),
+        ESTIMATED_QUARTERS: rows.estimated.sum(),
         **({"outside": rows.outside.max()} if outside else {}),
     }
     if DATA_AS_OF in rows.columns:
-        aggregates[DATA_AS_OF] = ibis.ifelse(rows.energy_wh.notnull(), rows[DATA_AS_OF], None).max()
-    grouped = rows.group_by(key, MONTH_INDEX).aggregate(**aggregates)
-    return grouped.filter(grouped[QUARTERS] > 0)
-
-
-def is_day_period(quarter: ir.IntegerValue, first: int, end: int) -> ir.BooleanValue:
-    """Whether quarter index ``quarter`` (within [first, end)) lies in the day tariff period: weekdays
-    07:00–22:00 Europe/Brussels, the rule of :func:`kwartier.domain.channels.tariff_period`, in integer
-    arithmetic on the UTC quarter: 07:00–22:00 local is 06:00–21:00 UTC in winter (offset 4 quarters) and
-    05:00–20:00 in summer (8), always on the same UTC date as the local one, so the weekday is that of the
-    UTC date (epoch day 0 was a Thursday: quarter 384 began a Monday)."""
-    of_week = (quarter - FIRST_MONDAY_QUARTER) % QUARTERS_PER_WEEK
-    of_day = (quarter + _utc_offset_quarters(quarter, first, end)) % QUARTERS_PER_DAY
-    return (of_week < WEEKDAY_QUARTERS) & (of_day >= DAY_FIRST_QUARTER) & (of_day < DAY_END_QUARTER)
-
-
-def _utc_offset_quarters(quarter: ir.IntegerValue, first: int, end: int) -> ir.IntegerValue:
-    """Europe/Brussels UTC offset in quarter hours of ``quarter``, from the offset changes in [first, end)."""
-    changes = offset_changes(first, end)
-    return _step(
-        quarter,
-        changes[0][1],
-        [(start, offset - before) for (_, before), (start, offset) in pairwise(changes)],
-    )
-
-
-def _step(quarter: ir.IntegerValue, base: int, steps: list[tuple[int, int]]) -> ir.IntegerValue:
-    """``base`` plus each ``delta`` of ``steps`` (first quarter, delta) that ``quarter`` has reached: a
-    step function in arithmetic (cheaper per row than a CASE, and the same on every engine)."""
-    value: ir.IntegerValue = ibis.literal(base, "int64")
-    for start, delta in steps:
-        value = value + (quarter >= start).cast("int64") * delta
-    return value
-
-
-def offset_changes(first: int, end: int) -> list[tuple[int, int]]:
-    """(first quarter index, UTC offset in quarters) of each stretch of equal offset in [first, end)."""
-    changes: list[tuple[int, int]] = []
-    for index in range(first, end):
-        local = datetime.fromtimestamp(index * QUARTER_SECONDS, BRUSSELS)
-        offset = int((local.utcoffset() or timedelta()).total_seconds()) // QUARTER_SECONDS
-        if not changes or changes[-1][1] != offset:
-            changes.append((index, offset))
-    return changes
-
-
-def with_quarter(table: pa.Table) -> pa.Table:
-    """``table`` with the column ``quarter``: quarter hours since the epoch of its UTC ``start``."""
-    micros = pc.cast(pc.cast(table.column(START), pa.timestamp("us", tz="UTC")), pa.int64())
-    return table.append_column(QUARTER, pc.divide(micros, QUARTER_SECONDS * 1_000_000))
+        aggregates[DATA_AS_OF] = rows[DATA_AS_OF].max()
+    return rows.group_by(key, MONTH_INDEX).aggregate(**aggregates)
 
 
 def decode_peaks(table: pa.Table) -> pa.Table:

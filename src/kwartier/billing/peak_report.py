@@ -25,7 +25,6 @@ from kwartier.billing.capacity import (
     billing_peaks,
     decode_peaks,
     monthly_peaks,
-    with_quarter,
 )
 from kwartier.billing.months import month_index, month_of_index, months_between
 from kwartier.domain.timegrid import BRUSSELS, market_day_of
@@ -67,9 +66,7 @@ def _derived_peaks(backend: Any, key: str, readings: pa.Table) -> pa.Table:
     starts = readings.column(START)
     first = market_day_of(pc.min(starts).as_py())
     last = market_day_of(pc.max(starts).as_py())
-    return decode_peaks(
-        monthly_peaks(backend, load(backend, with_quarter(readings)), key, months_between(first, last))
-    )
+    return decode_peaks(monthly_peaks(backend, load(backend, readings), key, months_between(first, last)))
 
 
 def with_reported(key: str, derived: pa.Table, reported: pa.Table | None) -> pa.Table:
