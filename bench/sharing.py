@@ -6,8 +6,8 @@ equal shares) and times :func:`kwartier.sharing.allocation.allocate` with the OP
 into a table, on DuckDB (memory limit of :mod:`kwartier.engine`). The baseline, measured in the same run
 on the same table, is DuckDB's bare scan and aggregate (Σ offtake and injection per participant). The
 PySpark local-mode figure is measured on a smaller community (``--spark-participants`` over
-``--spark-days``, default 20 over 30 days) because Spark local mode on two cores, with its default 1 GB
-driver heap, is far slower; ``--spark-participants 0`` skips it, ``--participants 0`` skips DuckDB.
+``--spark-days``, default 100 over 365 days) because Spark local mode on two cores is far slower;
+``--spark-participants 0`` skips it, ``--participants 0`` skips DuckDB.
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--participants", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--spark-participants", type=int, default=20)
-    parser.add_argument("--spark-days", type=int, default=30)
+    parser.add_argument("--spark-participants", type=int, default=100)
+    parser.add_argument("--spark-days", type=int, default=365)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.participants:
