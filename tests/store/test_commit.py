@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,6 +116,21 @@ def test_readers_see_only_manifest_files(store: MeterStore, aps: list[str]) -> N
     stray = store.files("readings")[0].with_name("stray.parquet")
     pq.write_table(pq.read_table(store.files("readings")[0]), stray)
     assert stray not in MeterStore(store.root).files("readings")
+
+
+def test_a_reader_sees_another_writers_commit_after_skipping_unchanged_folders(
+    store: MeterStore, aps: list[str]
+) -> None:
+    reader = MeterStore(store.root)
+    past = (datetime.now(UTC).timestamp() - 60,) * 2
+    for folder in ("_batches", "_compactions"):
+        os.utime(store.root / folder, past)
+    assert reader.files("readings") == []  # listed once; the settled folders are remembered
+    generation = reader.generation
+    assert reader.files("readings") == [] and reader.generation == generation
+    commit_table(store, "b1", readings(aps, quarters(T0, 2), batch="b1", recorded_at=T0))
+    assert reader.files("readings") == store.files("readings") != []
+    assert reader.generation == generation + 1
 
 
 def test_empty_store_gives_a_typed_empty_relation(store: MeterStore) -> None:

@@ -144,8 +144,7 @@ def kept_days(
     parts = []
     for month in _months(start, end):
         folder = daily_dir(settings) / f"month={month}"
-        source = folder / SOURCE
-        if not source.exists() or read_json(source).get("data_version") != data_version(store, month):
+        if not _is_current(folder / SOURCE, store, month):
             return None
         parts.append(_rows_of(folder / FILE, ap))
     rows = pa.concat_tables(parts) if parts else KEPT.empty_table()
@@ -181,6 +180,24 @@ def _months(start: datetime, end: datetime) -> list[str]:
         months.append(f"{first:%Y-%m}")
         first = (first + timedelta(days=32)).replace(day=1)
     return months
+
+
+def _is_current(source: Path, store: MeterStore, month: str) -> bool:
+    """Whether the kept month whose source record is ``source`` was made from the store's current data."""
+    try:
+        status = source.stat()
+    except FileNotFoundError:
+        return False
+    return _made_from(source, status.st_mtime_ns, status.st_size, store, store.generation, month)
+
+
+@functools.lru_cache(maxsize=1024)
+def _made_from(
+    source: Path, mtime_ns: int, size: int, store: MeterStore, generation: int, month: str
+) -> bool:
+    """:func:`_is_current` for one version of the source record and one generation of the store's files
+    (both are in the key: the answer is reused until either changes)."""
+    return bool(read_json(source).get("data_version") == data_version(store, month))
 
 
 def _rows_of(path: Path, ap: str) -> pa.Table:

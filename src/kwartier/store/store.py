@@ -24,6 +24,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ _AP = re.compile(r"^[0-9a-f]{16}$")
 _STAGING = "_staging"
 _BATCHES = "_batches"
 _COMPACTIONS = "_compactions"
+_SETTLED_SECONDS: Final = 2
 _LOCK_FILE = ".lock"
 _VERSIONING: Final = frozenset({*READING_KEY, STATUS, RECORDED_AT, BATCH})  # what picks the current version
 _DUCKDB_TYPES: Final = {
@@ -196,6 +198,10 @@ class MeterStore:
         self._compactions: dict[str, CompactionManifest] = {}
         self._replaced: set[str] = set()
         self._live: dict[str, dict[tuple[str, int], set[str]]] = {name: {} for name in layout.DATASETS}
+        self._seen: tuple[int, int] | None = None
+        self.generation = 0
+        """Grows by one with every batch or compaction this instance sees: equal generations of one
+        instance have the same committed files."""
         for sub in (_STAGING, _BATCHES, _COMPACTIONS):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.buckets = self._open_config(buckets)
@@ -481,17 +487,37 @@ class MeterStore:
         return in_flight
 
     def _refresh(self) -> None:
-        """See batches and compactions other writers committed; finish any that is half published."""
+        """See batches and compactions other writers committed; finish any that is half published.
+
+        The manifest folders are listed again only when one of them changed: a manifest is published by
+        a rename into its folder, which sets the folder's modification time. A time less than
+        :data:`_SETTLED_SECONDS` old is not trusted (file times are as coarse as the kernel's clock
+        tick, so a rename in the same tick as the last listing could leave it unchanged)."""
+        stamp = self._folder_stamp()
+        if stamp is not None and stamp == self._seen:
+            return
         if self._load_manifests():
             self.recover()
+        self._seen = stamp
+
+    def _folder_stamp(self) -> tuple[int, int] | None:
+        """The modification times [ns] of the manifest folders, None while one changed very recently."""
+        times = (
+            (self.root / _BATCHES).stat().st_mtime_ns,
+            (self.root / _COMPACTIONS).stat().st_mtime_ns,
+        )
+        settled = time.time_ns() - _SETTLED_SECONDS * 1_000_000_000
+        return (times[0], times[1]) if max(times) < settled else None
 
     def _add_batch(self, manifest: BatchManifest) -> None:
+        self.generation += 1
         self._manifests[manifest.batch] = manifest
         for file in manifest.files:
             if file.path not in self._replaced:
                 self._live[file.dataset].setdefault((file.month, file.bucket), set()).add(file.path)
 
     def _add_compaction(self, compaction: CompactionManifest) -> None:
+        self.generation += 1
         self._compactions[compaction.compaction] = compaction
         output = compaction.output
         leaf = self._live[output.dataset].setdefault((output.month, output.bucket), set())
