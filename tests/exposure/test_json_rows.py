@@ -12,7 +12,7 @@ import pytest
 from kwartier.domain.channels import Channel, Energy, ReadingStatus, TariffPeriod
 from kwartier.domain.timegrid import quarter_hours
 from kwartier.exposure.export import TOTALS, Granularity, aggregate, period_bounds
-from kwartier.exposure.json_rows import series_json, totals_json
+from kwartier.exposure.json_rows import column_wise_json, few_rows_json, series_json, totals_json
 from tests.exposure.tables import readings, utc
 
 
@@ -51,6 +51,12 @@ def test_column_wise_json_equals_row_by_row(granularity: Granularity) -> None:
         for row in totals.to_pylist()
     ]
     assert json.loads(totals_json(totals)) == expected
+
+
+@pytest.mark.parametrize("granularity", list(Granularity))
+def test_both_ways_to_json_write_the_same_text(granularity: Granularity) -> None:
+    totals = aggregate(_autumn_dst_day_with_an_estimate(), granularity)
+    assert few_rows_json(totals) == column_wise_json(totals)
 
 
 def test_empty_totals_and_a_value_that_would_need_escaping() -> None:
