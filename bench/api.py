@@ -7,9 +7,10 @@ data through the API, and daily data under 50 concurrent clients (see bench/READ
   a personal token each, and a provider whose mandate on each of them was approved by its grid user;
 - server: ``kwartier serve`` with ``--workers`` uvicorn workers on loopback;
 - latency: ``--reads`` sequential ``GET …/energy?granularity=quarter`` of a whole year by the provider
-  (mandate check, access log, store read, JSON), p50 and p95, once per shape (``rows``: an object per
-  quarter hour, 5.6 MB; ``series``: an array of values per channel and tariff period); baseline in the
-  same run: the bare store read (:meth:`MeterStore.read_access_point`) of the same access points;
+  (mandate check, access log, store read, JSON), p50 and p95: first one read of each picked access point
+  since the server started, then the picks once per shape (``rows``: an object per quarter hour, 5.6 MB;
+  ``series``: an array of values per channel and tariff period); baseline in the same run: the bare store
+  read (:meth:`MeterStore.read_access_point`) of the same access points in a fresh process;
 - throughput: ``wrk`` with 50 connections for ``--seconds`` seconds, each request a household's own month
   of daily values (``granularity=day``) with its personal token, cycling over the households; requests per
   second and non-2xx responses as wrk reports them.
@@ -175,19 +176,22 @@ def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def latency(base: str, world: dict[str, Any], home: Path, reads: int) -> dict[str, Any]:
-    """Sequential year-of-quarter-hour reads by the provider in each shape, and the bare store reads of
-    the same access points."""
+    """Sequential year-of-quarter-hour reads by the provider, and the bare store reads of the same access
+    points: first one read of each picked access point since the server started (``first_read``: the
+    server reads the footers of that access point's files then), then ``reads`` reads in each shape (the
+    steady state of a running server)."""
     chooser = random.Random(5)
-    picks = [chooser.choice(world["eans"]) for _ in range(reads + 3)]
+    picks = [chooser.choice(world["eans"]) for _ in range(reads)]
     figures: dict[str, Any] = {}
     with httpx.Client(base_url=base, timeout=30) as client:
         token = client.post(
             "/api/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=world["client"]
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        for shape in ("rows", "series"):
+        passes = [("first_read", list(dict.fromkeys(picks)), "series"), ("rows", picks, "rows")]
+        for name, eans, shape in [*passes, ("series", picks, "series")]:
             timings, size, values = [], 0, 0
-            for i, ean in enumerate(picks):
+            for ean in eans:
                 begun = time.perf_counter()
                 response = client.get(
                     f"/api/v1/access-points/{ean}/energy",
@@ -199,22 +203,21 @@ def latency(base: str, world: dict[str, Any], home: Path, reads: int) -> dict[st
                     },
                     headers=headers,
                 )
-                elapsed = time.perf_counter() - begun
+                timings.append(time.perf_counter() - begun)
                 response.raise_for_status()
-                if i >= 3:  # the first calls warm the workers
-                    timings.append(elapsed)
-                    size = len(response.content)
-                    values = _values(response.json(), shape)
-            figures[f"{shape}_values_per_response"] = values
-            figures[f"{shape}_bytes_per_response"] = size
-            figures[f"{shape}_api_p50_ms"] = _ms(statistics.median(timings))
-            figures[f"{shape}_api_p95_ms"] = _ms(_p95(timings))
+                size = len(response.content)
+                values = _values(response.json(), shape)
+            if name != "first_read":
+                figures[f"{name}_values_per_response"] = values
+                figures[f"{name}_bytes_per_response"] = size
+            figures[f"{name}_api_p50_ms"] = _ms(statistics.median(timings))
+            figures[f"{name}_api_p95_ms"] = _ms(_p95(timings))
     settings = load_settings(home)
     hub = build_hub(settings)
     store = MeterStore.open(settings.store_dir)
     start, end = local_midnight_utc(FIRST), local_midnight_utc(END)
     bare = []
-    for ean in picks[3:]:
+    for ean in picks:
         begun = time.perf_counter()
         store.read_access_point(hub.pseudonymiser.of(ean), start, end)
         bare.append(time.perf_counter() - begun)
