@@ -70,10 +70,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
+    threads: Annotated[
+        int | None, typer.Option(help="Request threads per worker (default 2: the GIL runs one at a time).")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Start the customer portal and the API for energy service providers (``/api/v1``) together."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from kwartier.server import REQUEST_THREADS, THREADS_VARIABLE, create_app  # noqa: PLC0415
 
     settings = load_settings(home)
     err.print(f"portal: http://{host}:{port}/   API: http://{host}:{port}/api/v1/docs")
@@ -81,13 +86,12 @@ def serve(
         import os  # noqa: PLC0415
 
         os.environ["KWARTIER_HOME"] = str(settings.home)
+        os.environ[THREADS_VARIABLE] = str(threads or REQUEST_THREADS)
         uvicorn.run(
             "kwartier.server:app_from_environment", factory=True, host=host, port=port, workers=workers
         )
         return
-    from kwartier.server import create_app  # noqa: PLC0415
-
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings, threads=threads or REQUEST_THREADS), host=host, port=port)
 
 
 @app.command("daily-refresh")
