@@ -71,3 +71,19 @@ def test_files_land_in_hive_leaves_sorted_and_schema_exact(store: MeterStore, ap
         keys = list(zip(*(content.column(k).to_pylist() for k in layout.READINGS.sort_keys), strict=True))
         assert keys == sorted(keys)
     assert sum(pq.read_metadata(p).num_rows for p in files) == table.num_rows
+
+
+def test_sorted_by_orders_like_arrow_and_keeps_a_sorted_table() -> None:
+    table = pa.table(
+        {
+            "channel": ["offtake", "injection", "offtake", "injection", "offtake"],
+            "tariff": ["night", "day", "day", "day", "day"],
+            "start": [3, 2, 1, 1, 1],
+            "value": [10, 20, 30, 40, 50],  # the last two rows tie: a stable sort keeps their order
+        }
+    )
+    keys = ("channel", "tariff", "start")
+    expected = table.sort_by([(key, "ascending") for key in keys])
+    ordered = layout.sorted_by(table, keys)
+    assert ordered.equals(expected)
+    assert layout.sorted_by(ordered, keys) is ordered

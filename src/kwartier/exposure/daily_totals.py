@@ -212,7 +212,8 @@ def _rows_of(path: Path, ap: str) -> pa.Table:
         group += 1
     if not groups:
         return KEPT.empty_table()
-    rows = pq.ParquetFile(path, metadata=metadata).read_row_groups(groups).cast(KEPT)
+    with pa.OSFile(str(path)) as source:  # a local file: no file-system resolution of the path
+        rows = pq.ParquetFile(source, metadata=metadata).read_row_groups(groups).cast(KEPT)
     return rows.filter(pc.equal(rows[AP], ap))
 
 

@@ -53,6 +53,7 @@ from kwartier.schema import (
     UTC_MICROS,
     VALUE,
 )
+from kwartier.store.layout import sorted_by
 
 # columns of the totals (beside channel, tariff, start, value, status of kwartier.schema)
 END: Final = "end"
@@ -263,9 +264,7 @@ def decimal_text(thousandths: int) -> str:
 
 def _per_interval(readings: pa.Table) -> pa.Table:
     """:func:`aggregate` at granularity quarter: every current reading is its own total (no grouping)."""
-    rows = _checked(readings, repeats=False).sort_by(
-        [(CHANNEL, "ascending"), (TARIFF, "ascending"), (START, "ascending")]
-    )
+    rows = sorted_by(_checked(readings, repeats=False), (CHANNEL, TARIFF, START))
     if rows.num_rows == 0:
         return TOTALS.empty_table()
     same = [

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -213,6 +213,16 @@ def sort_rows(table: pa.Table, ds: Dataset) -> pa.Table:
     """Rows of ``table`` in the store's order for ``ds`` (all keys ascending; strings may be dictionaries)."""
     encoded = _encode_strings(table)
     return encoded.take(pa.array(_sort_order(encoded, ds, leading=())))
+
+
+def sorted_by(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """Rows of ``table`` ordered by ``columns`` ascending (strings by code point), stable; ``table``
+    itself when it is in that order already (a store read usually is: the check costs less than Arrow's
+    sort of text keys)."""
+    order = np.lexsort([order_key(table.column(name)) for name in reversed(columns)])
+    if bool((order == np.arange(len(order))).all()):
+        return table
+    return table.take(pa.array(order))
 
 
 def _encode_strings(table: pa.Table) -> pa.Table:

@@ -675,8 +675,9 @@ def _read_row_groups(paths: list[Path], ap: str, columns: list[str] | None = Non
         groups = [i for i, (low, high) in enumerate(zip(lows, highs, strict=True)) if low <= ap <= high]
         if not groups:
             return None
-        parquet = pq.ParquetFile(path, metadata=metadata)
-        return parquet.read_row_groups(groups, columns=columns, use_threads=False).cast(schema)
+        with pa.OSFile(str(path)) as source:  # a local file: no file-system resolution of the path
+            parquet = pq.ParquetFile(source, metadata=metadata)
+            return parquet.read_row_groups(groups, columns=columns, use_threads=False).cast(schema)
 
     parts = list(_READERS.map(read, paths)) if len(paths) > 1 else [read(p) for p in paths]
     tables = [part for part in parts if part is not None]
