@@ -7,6 +7,7 @@ interactive docs at ``/api/v1/docs``), the portal at ``/`` (server-rendered HTML
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -60,6 +61,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # few threads per worker: the GIL runs one at a time, and a short queue keeps answers in order
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        # what start-up built lives as long as the process: out of the collector's full passes
+        gc.freeze()
         background = Background(hub)
         hub.wake = background.wake
         background.start()
