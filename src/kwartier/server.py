@@ -71,6 +71,7 @@ def create_app(
         finally:
             background.stop()
             hub.export_lane.shutdown(wait=False, cancel_futures=True)
+            gc.unfreeze()  # collectable again, as everything else at exit
 
     app = FastAPI(
         title="kwartier",
