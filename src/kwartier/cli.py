@@ -21,7 +21,16 @@ from rich.table import Table
 from kwartier import __version__
 from kwartier.access import cli as access_cli
 from kwartier.billing import cli as billing_cli
-from kwartier.cli_options import EXIT_FAILED, HomeOption, JsonOption, err, instant, out, print_json
+from kwartier.cli_options import (
+    EXIT_FAILED,
+    HomeOption,
+    JsonOption,
+    MonthsOption,
+    err,
+    instant,
+    out,
+    print_json,
+)
 from kwartier.config import load_settings
 from kwartier.market import cli as market_cli
 from kwartier.sharing import cli as sharing_cli
@@ -96,10 +105,7 @@ def serve(
 
 @app.command("daily-refresh")
 def daily_refresh(
-    months: Annotated[
-        list[str] | None,
-        typer.Option("--month", help="Months to check (YYYY-MM; default: all in the store)."),
-    ] = None,
+    months: MonthsOption = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:

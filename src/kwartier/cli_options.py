@@ -21,6 +21,10 @@ err = Console(stderr=True)
 out = Console()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
+MonthsOption = Annotated[
+    list[str] | None,
+    typer.Option("--month", help="Months to check (YYYY-MM; default: all in the store)."),
+]
 HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Data home (default: $KWARTIER_HOME or ./kwartier-data).")
 ]

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from kwartier.access.accounts import Principal
 from kwartier.access.codes import AccountRole
 from kwartier.api.auth import HubDep, admits
+from kwartier.api.data import InstallationOut
 from kwartier.api.mandates import Problem
 from kwartier.hub import Hub
 from kwartier.market import service
@@ -81,19 +82,11 @@ def outbox(
         return service.outbox(session, code, after, limit)
 
 
-class SuppliedState(BaseModel):
-    """What the register says of an access point the caller supplies on ``day``."""
+class SuppliedState(InstallationOut):
+    """What the register says of an access point the caller supplies on ``day``: the installation data
+    everyone with a mandate sees, plus its grid user and the open market processes."""
 
-    ean: str
-    day: date
-    status: str | None
     grid_user: str | None
-    supplier: str | None
-    brp: str | None
-    regime: dict[str, Any] | None
-    meter: dict[str, Any] | None
-    capacity: dict[str, Any] | None
-    installations: list[dict[str, Any]]
     open_processes: list[dict[str, Any]]
 
 

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from kwartier.billing.peak_report import peak_report, peaks_document
 from kwartier.billing.prosumer import DEFAULT_PROSUMER_EUR_PER_KVA_YEAR
-from kwartier.cli_options import HomeOption, JsonOption, err, fail, instant, out, print_json
+from kwartier.cli_options import HomeOption, JsonOption, MonthsOption, err, fail, instant, out, print_json
 from kwartier.config import EngineName, load_settings
 
 EngineOption = Annotated[EngineName, typer.Option("--engine", help="Calculation engine.")]
@@ -100,10 +100,7 @@ def _peaks_of_store(
 
 
 def billing_refresh(
-    months: Annotated[
-        list[str] | None,
-        typer.Option("--month", help="Months to check (YYYY-MM; default: all in the store)."),
-    ] = None,
+    months: MonthsOption = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:

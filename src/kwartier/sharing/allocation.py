@@ -128,6 +128,11 @@ def _floordiv(a: ir.IntegerValue, b: ir.IntegerValue | int) -> ir.IntegerValue:
     return guess + ((multiple - guess * b) / b).round().cast("int64")
 
 
+def _on_spark(table: ir.Table) -> bool:
+    """Whether ``table`` lives on PySpark (the per-quarter steps take window functions there)."""
+    return bool(ibis.get_backend(table).name == "pyspark")
+
+
 def _with_quarter_sums(table: ir.Table, **sums: Any) -> ir.Table:
     """``table`` with the per-quarter sums of the given column expressions on every row.
 
@@ -135,7 +140,7 @@ def _with_quarter_sums(table: ir.Table, **sums: Any) -> ir.Table:
     hash join is several times cheaper there than a window sum, which carries every wide row through a
     sort. On PySpark, window sums: there joins with grouped tables make plans that grow with every round.
     """
-    if ibis.get_backend(table).name == "pyspark":
+    if _on_spark(table):
         return table.mutate(**{name: expr.sum().over(group_by=table[START]) for name, expr in sums.items()})
     grouped = table.group_by(START).aggregate(**{name: expr.sum() for name, expr in sums.items()})
     totals = grouped.rename({_QUARTER: START}).cache()
@@ -246,7 +251,7 @@ def _extra_wh(table: ir.Table, sums: dict[str, Any]) -> tuple[ir.Table, ir.Boole
     id rank)`` (remainder < 10¹² < 2⁴⁰, so it fits in int64 for up to 2²³ participants), which orders
     exactly as remainder desc, id asc; the quarter's aggregation collects these keys of the rows with a
     remainder, sorted, and the ``k``-th largest is the threshold a row must reach."""
-    if ibis.get_backend(table).name == "pyspark":
+    if _on_spark(table):
         t = _with_quarter_sums(table, **sums)
         shared_target = _floordiv(t._shared_total + PWH_PER_WH // 2, PWH_PER_WH)
         shared_rank = ibis.row_number().over(
