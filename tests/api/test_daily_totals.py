@@ -72,11 +72,10 @@ def test_kept_days_equal_the_live_sums_and_follow_the_data_version(world: World,
     hub.export_lane.shutdown()
 
 
-def test_one_access_points_rows_are_found_across_small_row_groups(tmp_path: Path) -> None:
+def test_each_access_points_rows_are_found_in_a_kept_file(tmp_path: Path) -> None:
     import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
 
-    from kwartier.exposure.daily_totals import KEPT, _rows_of  # noqa: PLC0415
+    from kwartier.exposure.daily_totals import FILE, KEPT, TOTALS, _rows_of, _write, with_status  # noqa: PLC0415
 
     aps = [f"{n:016x}" for n in range(0, 500, 7)]
     start = datetime(2025, 2, 28, 23, tzinfo=UTC)
@@ -84,7 +83,7 @@ def test_one_access_points_rows_are_found_across_small_row_groups(tmp_path: Path
         (ap, "offtake", tariff, day)
         for ap in aps
         for tariff in ("day", "night")
-        for day in range(3 + len(ap) % 5)
+        for day in range(3 + len(ap) % 5 + int(ap, 16) % 3)
     ]
     table = pa.table(
         {
@@ -95,11 +94,16 @@ def test_one_access_points_rows_are_found_across_small_row_groups(tmp_path: Path
             "end": [start + timedelta(days=r[3] + 1) for r in rows],
             "value": list(range(len(rows))),
             "quarters": [96] * len(rows),
-            "estimated": [0] * len(rows),
+            "estimated": [n % 3 * 48 for n in range(len(rows))],
         },
         schema=KEPT,
     )
-    path = tmp_path / "daily.parquet"
-    pq.write_table(table, path, row_group_size=5)  # an access point spans several row groups
-    for ap in [*aps, "0000000000000001", "ffffffffffffffff"]:
-        assert _rows_of(path, ap).equals(table.filter(pc.equal(table["ap"], ap)))
+    _write(tmp_path, table, {"data_version": "test"})
+    for ap in aps:
+        expected = with_status(table.filter(pc.equal(table["ap"], ap)).drop_columns(["ap"]))
+        assert _rows_of(tmp_path / FILE, ap).equals(expected)
+    for absent in ["0000000000000001", "ffffffffffffffff", "", "0"]:
+        assert _rows_of(tmp_path / FILE, absent).equals(TOTALS.empty_table())
+
+    _write(tmp_path, table.slice(0, 0), {"data_version": "empty"})  # a month without data: a new version
+    assert _rows_of(tmp_path / FILE, aps[0]).equals(TOTALS.empty_table())

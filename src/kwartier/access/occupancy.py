@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,8 +19,9 @@ from sqlalchemy.orm import Session
 from kwartier.access.mandates import Period
 from kwartier.market.codes import Attribute
 from kwartier.market.register import Fact, history
-from kwartier.market.service import stored_facts
+from kwartier.market.service import fact_query, facts_of
 from kwartier.registry.access_register import RegisterFact
+from kwartier.registry.database import core
 
 
 def occupancy_periods(facts: Iterable[Fact], customer_ref: str) -> dict[str, list[Period]]:
@@ -38,21 +40,34 @@ def occupancy_periods(facts: Iterable[Fact], customer_ref: str) -> dict[str, lis
     return held
 
 
+_GRID_USER: Final = Attribute.GRID_USER.value
+_HELD: Final = sa.select(RegisterFact.ean).where(
+    RegisterFact.attribute == _GRID_USER, RegisterFact.value == sa.bindparam("customer")
+)
+_FACTS_OF_HELD: Final = fact_query(
+    sa.and_(RegisterFact.attribute == _GRID_USER, RegisterFact.ean.in_(_HELD.scalar_subquery()))
+)
+_FACTS_OF_HELD_AMONG: Final = fact_query(
+    sa.and_(
+        RegisterFact.attribute == _GRID_USER,
+        RegisterFact.ean.in_(
+            _HELD.where(RegisterFact.ean.in_(sa.bindparam("eans", expanding=True))).scalar_subquery()
+        ),
+    )
+)
+
+
 def customer_occupancy(
     session: Session, customer_ref: str, eans: Iterable[str] | None = None
 ) -> dict[str, list[Period]]:
-    """:func:`occupancy_periods` of ``customer_ref`` from the registry (optionally only of ``eans``)."""
-    attribute = Attribute.GRID_USER.value
-    candidates = sa.select(RegisterFact.ean).where(
-        RegisterFact.attribute == attribute, RegisterFact.value == json.dumps(customer_ref)
-    )
-    if eans is not None:
-        candidates = candidates.where(RegisterFact.ean.in_(list(eans)))
-    stored = stored_facts(
-        session,
-        sa.and_(RegisterFact.attribute == attribute, RegisterFact.ean.in_(candidates.scalar_subquery())),
-    )
-    facts = [fact for own in stored.values() for fact in own]
+    """:func:`occupancy_periods` of ``customer_ref`` from the registry (optionally only of ``eans``); one
+    query built once (every API read of a household runs it)."""
+    customer = json.dumps(customer_ref)
+    if eans is None:
+        rows = core(session).execute(_FACTS_OF_HELD, {"customer": customer})
+    else:
+        rows = core(session).execute(_FACTS_OF_HELD_AMONG, {"customer": customer, "eans": list(eans)})
+    facts = [fact for own in facts_of(rows).values() for fact in own]
     return occupancy_periods(facts, customer_ref)
 
 

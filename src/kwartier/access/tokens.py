@@ -28,6 +28,7 @@ from kwartier.access.credentials import (
     verify_secret,
 )
 from kwartier.registry.data_access import Account, ApiClient, ApiToken, DataAccessContract
+from kwartier.registry.database import core
 
 CLIENT_TOKEN_TTL: Final = timedelta(minutes=15)
 PERSONAL_TOKEN_TTL: Final = timedelta(days=365)
@@ -121,32 +122,35 @@ def revoke_personal_token(session: Session, account: Account, hashed: str, now: 
     row.revoked_at = row.revoked_at or now
 
 
+_BEARER: Final = (
+    sa.select(
+        ApiToken.kind,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        Account.id,
+        Account.role,
+        Account.customer_ref,
+        Account.party_id,
+        ApiClient.client_id,
+        ApiClient.revoked_at,
+        ApiClient.expires_at,
+        DataAccessContract.id,
+        DataAccessContract.party_id,
+        DataAccessContract.valid_from,
+        DataAccessContract.valid_to,
+    )
+    .select_from(ApiToken)
+    .join(Account, Account.id == ApiToken.account_id, isouter=True)
+    .join(ApiClient, ApiClient.client_id == ApiToken.client_id, isouter=True)
+    .join(DataAccessContract, DataAccessContract.id == ApiClient.contract_id, isouter=True)
+    .where(ApiToken.token_hash == sa.bindparam("token_hash"))
+)
+
+
 def resolve_bearer(session: Session, token: str, now: datetime) -> Principal | None:
-    """Who a bearer token acts for, None when it is unknown, revoked or expired (one query: this runs on
-    every API call)."""
-    row = session.execute(
-        sa.select(
-            ApiToken.kind,
-            ApiToken.revoked_at,
-            ApiToken.expires_at,
-            Account.id,
-            Account.role,
-            Account.customer_ref,
-            Account.party_id,
-            ApiClient.client_id,
-            ApiClient.revoked_at,
-            ApiClient.expires_at,
-            DataAccessContract.id,
-            DataAccessContract.party_id,
-            DataAccessContract.valid_from,
-            DataAccessContract.valid_to,
-        )
-        .select_from(ApiToken)
-        .join(Account, Account.id == ApiToken.account_id, isouter=True)
-        .join(ApiClient, ApiClient.client_id == ApiToken.client_id, isouter=True)
-        .join(DataAccessContract, DataAccessContract.id == ApiClient.contract_id, isouter=True)
-        .where(ApiToken.token_hash == token_hash(token))
-    ).one_or_none()
+    """Who a bearer token acts for, None when it is unknown, revoked or expired (one query, built once and
+    run on the session's connection: this runs on every API call)."""
+    row = core(session).execute(_BEARER, {"token_hash": token_hash(token)}).one_or_none()
     if row is None:
         return None
     kind, revoked, expires, account_id, role, customer, party, client_id = row[:8]

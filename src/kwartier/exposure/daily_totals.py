@@ -6,28 +6,36 @@ Rules:
 - the totals are those of :func:`kwartier.exposure.export.aggregate` at granularity day, of the current
   readings as known when computed: the same value, quarters, estimated count and status (tested equal);
   electricity only (offtake and injection; a gas day runs across the store's months, gas is summed live);
-- they live in ``<home>/daily/month=YYYY-MM/daily.parquet`` with its ``source.json`` (data version: the
-  SHA-256 of the store files of the month, :func:`kwartier.billing.billing_data.data_version`), keyed by
-  the pseudonym ``ap`` and sorted by it, in small row groups, so one access point's month is one row group;
-- a reader uses a month only when its kept data version equals the store's current one; otherwise it
-  gets None and sums live (the answer is the same, only slower). ``kwartier daily-refresh`` (and the demo)
-  recompute the months whose version changed; the write is atomic, ``source.json`` last.
+- they live in ``<home>/daily/month=YYYY-MM/daily.arrow`` with its ``source.json`` (data version: the
+  SHA-256 of the store files of the month, :func:`kwartier.billing.billing_data.data_version`, and the
+  format version :data:`FORMAT`);
+- the file is made for point lookups: an Arrow IPC file with one record batch per access point, its rows
+  sorted by channel, tariff and start, in the order of the pseudonyms ``ap``, which its footer lists
+  (:data:`APS_KEY`, one per line). A reader keeps the file memory-mapped with the list as a sorted NumPy
+  array, so one access point's month is a binary search and one batch: about 0.1 ms, against 1.6 ms to
+  decode a Parquet row group of 4,096 rows. The buffers are LZ4-compressed: about 2.4 kB per access point
+  and month against 4.4 kB uncompressed (0.01 ms) and 1.9 kB with zstd (0.2 ms); Parquet took 0.14 kB;
+- a reader uses a month only when its kept data version and format equal the store's current data
+  version and :data:`FORMAT`; otherwise it gets None and sums live (the answer is the same, only slower).
+  ``kwartier daily-refresh`` (and the demo) recompute the months whose version changed; the write is
+  atomic, ``source.json`` last.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
+import itertools
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from kwartier.billing.billing_data import data_version
 from kwartier.billing.months import month_bounds
@@ -38,9 +46,12 @@ from kwartier.schema import AP, CHANNEL, START, TARIFF, UTC_MICROS, VALUE
 from kwartier.store.manifest import read_json, write_json_atomic
 from kwartier.store.store import MeterStore
 
-FILE: Final = "daily.parquet"
+FILE: Final = "daily.arrow"
 SOURCE: Final = "source.json"
-ROW_GROUP_ROWS: Final = 4_096
+FORMAT: Final = 2
+"""Version of the kept file's layout (1: Parquet row groups of 4,096 rows; 2: a record batch per access
+point); a month kept in another format is recomputed by the next refresh and summed live until then."""
+APS_KEY: Final = b"kwartier.aps"
 DAY: Final = "day"
 KEPT: Final = pa.schema(
     [
@@ -89,7 +100,7 @@ def refresh_daily(
     for month in months or store.months("readings"):
         version = data_version(store, month)
         folder = daily_dir(settings) / f"month={month}"
-        if (folder / SOURCE).exists() and read_json(folder / SOURCE).get("data_version") == version:
+        if (folder / SOURCE).exists() and _kept_at(read_json(folder / SOURCE), version):
             current.append(month)
             continue
         table = _month_totals(con, store, month, now)
@@ -125,35 +136,68 @@ def _month_totals(con: duckdb.DuckDBPyConnection, store: MeterStore, month: str,
     return table.cast(KEPT)
 
 
+def _kept_at(source: dict[str, Any], version: str) -> bool:
+    """Whether a kept month's source record names data ``version`` in the current :data:`FORMAT`."""
+    return source.get("format") == FORMAT and source.get("data_version") == version
+
+
 def _write(folder: Path, table: pa.Table, source: dict[str, Any]) -> None:
+    """Write ``table`` (schema ``KEPT``, sorted by ap, channel, tariff, start) as the kept file of a month
+    (module rules), then its source record."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SOURCE).unlink(missing_ok=True)  # stale until the new source is written
+    (folder / "daily.parquet").unlink(missing_ok=True)  # the file of format 1
     temporary = folder / f".{FILE}.tmp"
-    pq.write_table(table, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    aps = table[AP].combine_chunks()
+    rows = with_status(table.drop_columns([AP])).combine_chunks()
+    firsts = [0, *(np.flatnonzero(_changes(aps)) + 1).tolist()] if len(aps) else []
+    bounds = [*firsts, len(aps)]
+    listed = "\n".join(aps.take(pa.array(firsts, pa.int64())).to_pylist()).encode("ascii")
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with (
+        pa.OSFile(str(temporary), "wb") as sink,
+        pa.ipc.new_file(sink, TOTALS, options=options, metadata={APS_KEY: listed}) as writer,
+    ):
+        for first, end in itertools.pairwise(bounds):
+            writer.write_table(rows.slice(first, end - first))
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     temporary.replace(folder / FILE)
-    write_json_atomic(folder / SOURCE, {"version": 1, **source})
+    write_json_atomic(folder / SOURCE, {"version": 1, "format": FORMAT, **source})
+
+
+def _changes(aps: pa.Array) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Whether row ``i + 1`` holds another access point than row ``i``."""
+    changed: np.ndarray[Any, np.dtype[np.bool_]] = pc.not_equal(
+        aps.slice(1), aps.slice(0, len(aps) - 1)
+    ).to_numpy(zero_copy_only=False)
+    return changed
 
 
 def kept_days(
     settings: Settings, store: MeterStore, ap: str, start: datetime, end: datetime
 ) -> pa.Table | None:
-    """The kept daily totals of ``ap`` for the market days starting in [start, end) (schema ``TOTALS``),
-    None when a month of the range is not kept at the store's current data version."""
+    """The kept daily totals of ``ap`` for the market days starting in [start, end) (schema ``TOTALS``,
+    sorted by channel, tariff and start), None when a month of the range is not kept at the store's
+    current data version."""
     parts = []
     for month in _months(start, end):
         folder = daily_dir(settings) / f"month={month}"
         if not _is_current(folder / SOURCE, store, month):
             return None
-        parts.append(_rows_of(folder / FILE, ap))
-    rows = pa.concat_tables(parts) if parts else KEPT.empty_table()
-    keep = pc.and_(
-        pc.greater_equal(rows[START], pa.scalar(start, UTC_MICROS)),
-        pc.less(rows[START], pa.scalar(end, UTC_MICROS)),
-    )
-    rows = rows.filter(keep).sort_by([(CHANNEL, "ascending"), (TARIFF, "ascending"), (START, "ascending")])
-    return with_status(rows.drop_columns([AP]))
+        rows = _rows_of(folder / FILE, ap)
+        first, last = month_bounds(date.fromisoformat(f"{month}-01"))
+        if start > first or end < last:  # a part of the month
+            keep = pc.and_(
+                pc.greater_equal(rows[START], pa.scalar(start, UTC_MICROS)),
+                pc.less(rows[START], pa.scalar(end, UTC_MICROS)),
+            )
+            rows = rows.filter(keep)
+        parts.append(rows)
+    if len(parts) == 1:
+        return parts[0]
+    rows = pa.concat_tables(parts) if parts else TOTALS.empty_table()
+    return rows.sort_by([(CHANNEL, "ascending"), (TARIFF, "ascending"), (START, "ascending")])
 
 
 def with_status(totals: pa.Table) -> pa.Table:
@@ -197,34 +241,43 @@ def _made_from(
 ) -> bool:
     """:func:`_is_current` for one version of the source record and one generation of the store's files
     (both are in the key: the answer is reused until either changes)."""
-    return bool(read_json(source).get("data_version") == data_version(store, month))
+    return _kept_at(read_json(source), data_version(store, month))
+
+
+class KeptMonth:
+    """One version of a kept month file, memory-mapped, with its access points as a sorted array."""
+
+    def __init__(self, path: Path) -> None:
+        self._reader = pa.ipc.open_file(pa.memory_map(str(path)))
+        listed = self._reader.metadata[APS_KEY] if self._reader.metadata else b""
+        self.aps = np.array(listed.split(b"\n") if listed else [], dtype=bytes)
+        self._lock = threading.Lock()  # one batch read at a time on the shared reader
+
+    def rows_of(self, ap: str) -> pa.Table:
+        """The rows of ``ap`` (schema ``TOTALS``), none when the month holds no value of it."""
+        key = ap.encode("ascii")
+        found = int(np.searchsorted(self.aps, key))
+        if found == len(self.aps) or self.aps[found] != key:
+            return TOTALS.empty_table()
+        with self._lock:
+            batch = self._reader.get_batch(found)
+        return pa.Table.from_batches([batch])
+
+
+_OPEN: dict[Path, tuple[int, int, KeptMonth]] = {}
+_OPENING = threading.Lock()
 
 
 def _rows_of(path: Path, ap: str) -> pa.Table:
-    """The rows of ``ap`` in a kept month file: only the row groups whose statistics can hold it (the
-    file's footer and its ``ap`` ranges are read once per version of the file)."""
+    """The rows of ``ap`` in a kept month file (the file is opened once per version: it is replaced,
+    never changed in place, so its modification time and size name one version)."""
     status = path.stat()
-    metadata, lows, highs = _footer(path, status.st_mtime_ns, status.st_size)
-    groups = []
-    group = bisect.bisect_left(highs, ap)  # the file is sorted by ap: earlier groups end before it
-    while group < len(lows) and lows[group] <= ap:
-        groups.append(group)
-        group += 1
-    if not groups:
-        return KEPT.empty_table()
-    with pa.OSFile(str(path)) as source:  # a local file: no file-system resolution of the path
-        rows = pq.ParquetFile(source, metadata=metadata).read_row_groups(groups).cast(KEPT)
-    return rows.filter(pc.equal(rows[AP], ap))
-
-
-@functools.lru_cache(maxsize=256)
-def _footer(path: Path, mtime_ns: int, size: int) -> tuple[pq.FileMetaData, list[str], list[str]]:
-    """The footer of a kept file and the ``ap`` range of each row group (the file is replaced, never
-    changed in place, so its modification time and size name one version)."""
-    metadata = pq.ParquetFile(path).metadata
-    lows, highs = [], []
-    for i in range(metadata.num_row_groups):
-        stats = metadata.row_group(i).column(0).statistics
-        lows.append(stats.min if stats is not None and stats.has_min_max else "")
-        highs.append(stats.max if stats is not None and stats.has_min_max else "\uffff")
-    return metadata, lows, highs
+    version = (status.st_mtime_ns, status.st_size)
+    known = _OPEN.get(path)
+    if known is None or known[:2] != version:
+        with _OPENING:
+            known = _OPEN.get(path)
+            if known is None or known[:2] != version:
+                known = (*version, KeptMonth(path))
+                _OPEN[path] = known
+    return known[2].rows_of(ap)

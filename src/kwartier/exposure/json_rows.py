@@ -18,8 +18,9 @@ need no JSON escaping; anything else is refused.
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Final
 
@@ -34,6 +35,7 @@ from kwartier.schema import CHANNEL, START, STATUS, TARIFF, VALUE
 _PLAIN: Final = re.compile(r"^[A-Za-z0-9_-]*$")
 _MICROS_PER_MINUTE: Final = 60_000_000
 FEW_ROWS: Final = 400
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """Up to this many rows (a year of days) JSON goes through Python objects, beyond it column-wise."""
 
 
@@ -58,18 +60,52 @@ def totals_json(totals: pa.Table) -> bytes:
         totals = totals.cast(TOTALS)
     if totals.num_rows == 0:
         return b"[]"
-    for column in (CHANNEL, TARIFF, STATUS):
-        _codes(totals[column])
     if totals.num_rows <= FEW_ROWS:
         return few_rows_json(totals)
+    for column in (CHANNEL, TARIFF, STATUS):
+        _codes(totals[column])
     return column_wise_json(totals)
 
 
 def few_rows_json(totals: pa.Table) -> bytes:
-    """:func:`totals_json` of a non-empty ``totals`` through one Python object per row (orjson writes
-    the UTC instants as ``…Z`` without fractions: they are whole seconds)."""
-    named = totals.rename_columns([VALUE_WH if name == VALUE else name for name in totals.column_names])
-    return orjson.dumps(named.to_pylist(), option=orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS)
+    """:func:`totals_json` of a non-empty ``totals`` through one Python object per row: code values
+    checked as Python strings, instants written from a cache of their text (a month of days shares its
+    instants with every other access point's month)."""
+    channels, tariffs, statuses = (totals[c].to_pylist() for c in (CHANNEL, TARIFF, STATUS))
+    for value in {*channels, *tariffs, *statuses}:
+        if value is None or not _PLAIN.match(value):
+            raise ValueError(f"{value!r}: not a code-list value, cannot be written unescaped")
+    starts, ends = (map(_instant_text, pc.cast(totals[c], pa.int64()).to_pylist()) for c in (START, END))
+    rows = [
+        {
+            "channel": channel,
+            "tariff": tariff,
+            "start": start,
+            "end": end,
+            VALUE_WH: value,
+            "quarters": quarters,
+            "estimated": estimated,
+            "status": status,
+        }
+        for channel, tariff, start, end, value, quarters, estimated, status in zip(
+            channels,
+            tariffs,
+            starts,
+            ends,
+            totals[VALUE].to_pylist(),
+            totals[QUARTERS].to_pylist(),
+            totals[ESTIMATED].to_pylist(),
+            statuses,
+            strict=True,
+        )
+    ]
+    return orjson.dumps(rows)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _instant_text(micros: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` of a UTC instant in microseconds since the epoch (whole seconds)."""
+    return (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def column_wise_json(totals: pa.Table) -> bytes:

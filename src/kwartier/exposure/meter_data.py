@@ -36,6 +36,7 @@ from kwartier.hub import Hub
 from kwartier.market.register import market_day
 from kwartier.market.service import register_state
 from kwartier.registry.access_points import AccessPoint
+from kwartier.registry.database import core
 from kwartier.schema import AP, CHANNEL, MINUTES, RECORDED_AT, START, STATUS, TARIFF, UTC_MICROS, VALUE
 from kwartier.sharing.settlement import MONTHLY
 
@@ -51,9 +52,13 @@ class Freshness:
     estimated_days: tuple[date, ...]
 
 
+_ENERGY_OF: Final = sa.select(AccessPoint.energy).where(AccessPoint.ean == sa.bindparam("ean"))
+
+
 def energy_of_access_point(session: Session, ean: str) -> Energy | None:
-    """Electricity or gas, None for an EAN the registry does not know."""
-    energy: Energy | None = session.scalar(sa.select(AccessPoint.energy).where(AccessPoint.ean == ean))
+    """Electricity or gas, None for an EAN the registry does not know (a query built once: every API read
+    of meter data runs it)."""
+    energy: Energy | None = core(session).scalar(_ENERGY_OF, {"ean": ean})
     return energy
 
 

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -192,9 +192,19 @@ _FACT_COLUMNS = (
 
 def stored_facts(session: Session, condition: sa.ColumnElement[bool]) -> dict[str, list[Fact]]:
     """The stored register facts matching ``condition``, per EAN, in the order they were appended."""
+    return facts_of(session.execute(fact_query(condition)))
+
+
+def fact_query(condition: sa.ColumnElement[bool]) -> sa.Select[Unpack[tuple[Any, ...]]]:
+    """The select of the register facts matching ``condition`` in the order they were appended (the rows
+    :func:`facts_of` reads)."""
+    return sa.select(*_FACT_COLUMNS).where(condition).order_by(RegisterFact.id)
+
+
+def facts_of(rows: Iterable[Sequence[Any]]) -> dict[str, list[Fact]]:
+    """The facts of the rows of a :func:`fact_query`, per EAN, in the order of the rows."""
     facts: dict[str, list[Fact]] = {}
-    stored = sa.select(*_FACT_COLUMNS).where(condition).order_by(RegisterFact.id)
-    for ean, attribute, value, valid_from, recorded_at, process_id, source in session.execute(stored):
+    for ean, attribute, value, valid_from, recorded_at, process_id, source in rows:
         fact_value = None if value is None else json.loads(value)
         facts.setdefault(ean, []).append(
             Fact(ean, attribute, fact_value, valid_from, recorded_at, process_id, source)

@@ -68,3 +68,11 @@ def upgrade(url: str) -> None:
 def open_registry(url: str) -> sessionmaker[Session]:
     """A session factory for the registry at ``url`` (which :func:`upgrade` brought to the newest schema)."""
     return sessionmaker(bind=create_registry_engine(url), expire_on_commit=False)
+
+
+def core(session: Session) -> sa.Connection:
+    """The connection of ``session``'s transaction, after its pending changes are flushed: for hot queries
+    built once (columns, not entities), which on the connection skip the ORM's per-call work (about
+    0.3 ms of a 0.4 ms token lookup) and still see everything the session wrote."""
+    session.flush()
+    return session.connection()
