@@ -79,3 +79,9 @@ def hub_of(request: Request) -> Hub:
     """The :class:`Hub` of the application serving ``request``."""
     hub: Hub = request.app.state.hub
     return hub
+
+
+async def current_hub(request: Request) -> Hub:
+    """:func:`hub_of` as a FastAPI dependency: a coroutine, because FastAPI runs a plain function
+    dependency on a worker thread, and this one only reads an attribute."""
+    return hub_of(request)

@@ -15,9 +15,11 @@ from datetime import date, datetime, timedelta
 from typing import Final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from kwartier.registry.data_access import ApiClient, ApiUsage, DataAccessContract
+from kwartier.registry.database import core
 from kwartier.registry.parties import Party
 
 WINDOW: Final = timedelta(days=30)
@@ -41,31 +43,41 @@ class UsageCounter:
                 self._refused[key] += 1
 
     def flush(self, sessions: sessionmaker[Session]) -> int:
-        """Add the counts to ``api_usage``; returns the number of keys written."""
+        """Add the counts to ``api_usage`` (one upsert statement for all keys); returns the number of keys
+        written."""
         with self._lock:
             calls, refused = self._calls, self._refused
             self._calls, self._refused = Counter(), Counter()
         if not calls:
             return 0
+        rows = [
+            {
+                "day": day,
+                "client_id": client,
+                "call": call,
+                "version": version,
+                "calls": n,
+                "refused": refused[key],
+            }
+            for key, n in calls.items()
+            for day, client, call, version in [key]
+        ]
         with sessions() as session, session.begin():
-            for key, n in calls.items():
-                day, client, call, version = key
-                row = session.get(ApiUsage, (day, client, call, version))
-                if row is None:
-                    session.add(
-                        ApiUsage(
-                            day=day,
-                            client_id=client,
-                            call=call,
-                            version=version,
-                            calls=n,
-                            refused=refused[key],
-                        )
-                    )
-                else:
-                    row.calls += n
-                    row.refused += refused[key]
+            core(session).execute(_add_statement(session.get_bind().dialect.name), rows)
         return len(calls)
+
+
+def _add_statement(dialect: str) -> sa.Insert:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` adding the new counts to a key's stored ones (SQLite and
+    PostgreSQL spell it alike)."""
+    insert = postgresql.insert(ApiUsage) if dialect == "postgresql" else sqlite.insert(ApiUsage)
+    return insert.on_conflict_do_update(
+        index_elements=[ApiUsage.day, ApiUsage.client_id, ApiUsage.call, ApiUsage.version],
+        set_={
+            "calls": ApiUsage.calls + insert.excluded.calls,
+            "refused": ApiUsage.refused + insert.excluded.refused,
+        },
+    )
 
 
 @dataclass(frozen=True)

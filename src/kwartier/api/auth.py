@@ -13,15 +13,15 @@ Rules:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
 from kwartier.access.accounts import Principal
 from kwartier.access.codes import AccountRole
 from kwartier.access.tokens import resolve_bearer
-from kwartier.hub import Hub, hub_of
+from kwartier.hub import Hub, current_hub
 
 API_VERSION = "v1"
 
@@ -30,7 +30,7 @@ def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def principal(request: Request, hub: Annotated[Hub, Depends(hub_of)]) -> Principal:
+def principal(request: Request, hub: Annotated[Hub, Depends(current_hub)]) -> Principal:
     """The caller of a bearer-token request, rate-limited and counted."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -51,10 +51,11 @@ def principal(request: Request, hub: Annotated[Hub, Depends(hub_of)]) -> Princip
     return caller
 
 
-def admits(*roles: AccountRole) -> Callable[[Principal], Principal]:
-    """A dependency that lets only ``roles`` through (403 otherwise)."""
+def admits(*roles: AccountRole) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that lets only ``roles`` through (403 otherwise; a coroutine: it does no I/O, so it
+    runs on the event loop instead of a worker thread)."""
 
-    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if caller.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "this route is not open to your role")
         return caller
@@ -67,4 +68,4 @@ Provider = Annotated[Principal, Depends(admits(AccountRole.PROVIDER))]
 Operator = Annotated[Principal, Depends(admits(AccountRole.OPERATOR))]
 GridUser = Annotated[Principal, Depends(admits(AccountRole.GRID_USER))]
 DataReader = Annotated[Principal, Depends(admits(AccountRole.PROVIDER, AccountRole.GRID_USER))]
-HubDep = Annotated[Hub, Depends(hub_of)]
+HubDep = Annotated[Hub, Depends(current_hub)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from kwartier import __version__
-from kwartier.hub import Hub, hub_of
+from kwartier.hub import Hub, current_hub
 
 router = APIRouter(tags=["status"])
 
@@ -23,7 +23,7 @@ class Health(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-def health(hub: Annotated[Hub, Depends(hub_of)]) -> Health:
+def health(hub: Annotated[Hub, Depends(current_hub)]) -> Health:
     """Liveness and readiness, without credentials."""
     try:
         with hub.sessions() as session:

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any, Unpack
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -195,7 +195,7 @@ def stored_facts(session: Session, condition: sa.ColumnElement[bool]) -> dict[st
     return facts_of(session.execute(fact_query(condition)))
 
 
-def fact_query(condition: sa.ColumnElement[bool]) -> sa.Select[Unpack[tuple[Any, ...]]]:
+def fact_query(condition: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
     """The select of the register facts matching ``condition`` in the order they were appended (the rows
     :func:`facts_of` reads)."""
     return sa.select(*_FACT_COLUMNS).where(condition).order_by(RegisterFact.id)

@@ -32,7 +32,7 @@ from starlette.datastructures import FormData
 from kwartier.access.accounts import account_name, session_account
 from kwartier.access.codes import AccountRole
 from kwartier.domain.timegrid import BRUSSELS
-from kwartier.hub import Hub, hub_of
+from kwartier.hub import Hub, current_hub, hub_of
 from kwartier.portal.i18n import CATALOGUES, LANGUAGES, choose_language, translate
 
 SESSION_COOKIE: Final = "kwartier_session"
@@ -153,7 +153,7 @@ def operator(visitor: Annotated[Viewer, Depends(signed_in)]) -> Viewer:
 GridUser = Annotated[Viewer, Depends(grid_user)]
 Operator = Annotated[Viewer, Depends(operator)]
 Visitor = Annotated[Viewer, Depends(viewer)]
-HubDep = Annotated[Hub, Depends(hub_of)]
+HubDep = Annotated[Hub, Depends(current_hub)]
 
 
 # -- CSRF ---------------------------------------------------------------------------------------------------
