@@ -63,6 +63,7 @@ from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, Mea
 from kwartier.registry.access_register import RegisterFact
 from kwartier.registry.base import Base
 from kwartier.registry.codes import PartyRole
+from kwartier.registry.database import core
 from kwartier.registry.installations import ProductionInstallation
 from kwartier.registry.market_processes import InboxMessage, MarketProcess, ProcessEvent
 from kwartier.registry.market_processes import Reservation as ReservationRow
@@ -103,7 +104,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
             facts[ean].append(Fact(ean, attribute, None, valid_to, at, None, MASTER_DATA))
 
     for part in _slices(eans):
-        points = session.execute(
+        points = core(session).execute(
             sa.select(AccessPoint.ean, AccessPoint.connected_from, AccessPoint.created_at).where(
                 _among(session, AccessPoint.ean, part)
             )
@@ -122,7 +123,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
                 )
             ]
 
-        regimes = session.execute(
+        regimes = core(session).execute(
             sa.select(
                 MeasurementRegime.ean,
                 MeasurementRegime.regime,
@@ -134,7 +135,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
         )
         for ean, regime, valid_from, valid_to in regimes:
             add(Attribute.REGIME, ean, {"regime": regime.value, "requested_by": None}, valid_from, valid_to)
-        capacities = session.execute(
+        capacities = core(session).execute(
             sa.select(
                 ConnectionCapacity.ean,
                 ConnectionCapacity.capacity,
@@ -147,7 +148,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
         )
         for ean, capacity, unit, valid_from, valid_to in capacities:
             add(Attribute.CAPACITY, ean, {"value": capacity, "unit": unit.value}, valid_from, valid_to)
-        meters = session.execute(
+        meters = core(session).execute(
             sa.select(
                 MeterInstallation.ean,
                 Meter.serial,
@@ -161,7 +162,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
         )
         for ean, serial, kind, valid_from, valid_to in meters:
             add(Attribute.METER, ean, {"serial": serial, "kind": kind.value}, valid_from, valid_to)
-        plants = session.execute(
+        plants = core(session).execute(
             sa.select(
                 ProductionInstallation.ean,
                 ProductionInstallation.kind,
@@ -192,7 +193,7 @@ _FACT_COLUMNS = (
 
 def stored_facts(session: Session, condition: sa.ColumnElement[bool]) -> dict[str, list[Fact]]:
     """The stored register facts matching ``condition``, per EAN, in the order they were appended."""
-    return facts_of(session.execute(fact_query(condition)))
+    return facts_of(core(session).execute(fact_query(condition)))
 
 
 def fact_query(condition: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
@@ -293,16 +294,16 @@ def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False)
         )
         if lock and session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
-        known.update(session.scalars(query))
+        known.update(core(session).scalars(query))
         facts.update(stored_facts(session, _among(session, RegisterFact.ean, part)))
         stored_processes = sa.select(*_PROCESS_COLUMNS).where(_among(session, MarketProcess.ean, part))
-        for process_row in session.execute(stored_processes):
+        for process_row in core(session).execute(stored_processes):
             process = _process(process_row)
             processes.setdefault(process.ean, []).append(process)
         active = sa.select(*_RESERVATION_COLUMNS).where(
             _among(session, ReservationRow.ean, part), ReservationRow.released_at.is_(None)
         )
-        for reservation_row in session.execute(active):
+        for reservation_row in core(session).execute(active):
             reservation = Reservation(*reservation_row)
             reservations.setdefault(reservation.ean, []).append(reservation)
     unseeded = [ean for ean in ordered if ean in known and ean not in facts]
@@ -548,7 +549,7 @@ def _inbox(session: Session, message_ids: Sequence[str]) -> dict[str, tuple[str,
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     query = sa.select(InboxMessage.message_id, InboxMessage.payload_sha256, InboxMessage.answer)
     for part in _slices(message_ids):
-        for message_id, digest, answer in session.execute(
+        for message_id, digest, answer in core(session).execute(
             query.where(_among(session, InboxMessage.message_id, part))
         ):
             seen[message_id] = (digest, json.loads(answer))
