@@ -3,6 +3,7 @@ store's current data version, and come back after a refresh."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def test_kept_days_equal_the_live_sums_and_follow_the_data_version(world: World,
     months = meter_data.energy(hub, E1, Energy.ELECTRICITY, start, end, Granularity.MONTH)
     assert months.equals(aggregate(live, Granularity.MONTH))
 
+    # a month kept in an earlier file format is not used, and the next refresh writes it again
+    source = world.settings.home / "daily" / "month=2023-12" / "source.json"
+    source.write_text(json.dumps({**json.loads(source.read_text()), "format": 1}, indent=1))
+    assert kept_days(hub.settings, hub.store, ap, first, last) is None
+    assert refresh_daily(world.settings).recomputed == ["2023-12"]
+    again = kept_days(hub.settings, hub.store, ap, first, last)
+    assert again is not None and again.equals(kept)
+
     # a corrected delivery for 2023-11-04 makes November stale: summed live until the next refresh
     source = (samples_dir / "mijn-fluvius" / SAMPLE).read_text(encoding="utf-8-sig").replace(SAMPLE_EAN, E1)
     lines = source.splitlines()
@@ -75,7 +84,8 @@ def test_kept_days_equal_the_live_sums_and_follow_the_data_version(world: World,
 def test_each_access_points_rows_are_found_in_a_kept_file(tmp_path: Path) -> None:
     import pyarrow as pa  # noqa: PLC0415
 
-    from kwartier.exposure.daily_totals import FILE, KEPT, TOTALS, _rows_of, _write, with_status  # noqa: PLC0415
+    from kwartier.exposure.daily_totals import FILE, KEPT, _rows_of, _write, with_status  # noqa: PLC0415
+    from kwartier.exposure.export import TOTALS  # noqa: PLC0415
 
     aps = [f"{n:016x}" for n in range(0, 500, 7)]
     start = datetime(2025, 2, 28, 23, tzinfo=UTC)
