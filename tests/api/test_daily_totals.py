@@ -44,8 +44,8 @@ def test_kept_days_equal_the_live_sums_and_follow_the_data_version(world: World,
     assert months.equals(aggregate(live, Granularity.MONTH))
 
     # a month kept in an earlier file format is not used, and the next refresh writes it again
-    source = world.settings.home / "daily" / "month=2023-12" / "source.json"
-    source.write_text(json.dumps({**json.loads(source.read_text()), "format": 1}, indent=1))
+    record = world.settings.home / "daily" / "month=2023-12" / "source.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "format": 1}, indent=1))
     assert kept_days(hub.settings, hub.store, ap, first, last) is None
     assert refresh_daily(world.settings).recomputed == ["2023-12"]
     again = kept_days(hub.settings, hub.store, ap, first, last)
