@@ -24,6 +24,7 @@ from kwartier.registry.parties import Party
 
 WINDOW: Final = timedelta(days=30)
 _Key = tuple[date, str, str, str]
+_KEY_COLUMNS: Final = ("day", "client_id", "call", "version")
 
 
 class UsageCounter:
@@ -51,16 +52,8 @@ class UsageCounter:
         if not calls:
             return 0
         rows = [
-            {
-                "day": day,
-                "client_id": client,
-                "call": call,
-                "version": version,
-                "calls": n,
-                "refused": refused[key],
-            }
+            {**dict(zip(_KEY_COLUMNS, key, strict=True)), "calls": n, "refused": refused[key]}
             for key, n in calls.items()
-            for day, client, call, version in [key]
         ]
         with sessions() as session, session.begin():
             core(session).execute(_add_statement(session.get_bind().dialect.name), rows)

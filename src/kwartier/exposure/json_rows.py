@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Final
@@ -46,10 +47,15 @@ def _instants(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _codes(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    for value in pc.unique(column).to_pylist():
+    _check_codes(pc.unique(column).to_pylist())
+    return column
+
+
+def _check_codes(values: Iterable[str | None]) -> None:
+    """Refuse any value that is not a code-list value (it would need JSON escaping)."""
+    for value in values:
         if value is None or not _PLAIN.match(value):
             raise ValueError(f"{value!r}: not a code-list value, cannot be written unescaped")
-    return column
 
 
 def totals_json(totals: pa.Table) -> bytes:
@@ -72,9 +78,7 @@ def few_rows_json(totals: pa.Table) -> bytes:
     checked as Python strings, instants written from a cache of their text (a month of days shares its
     instants with every other access point's month)."""
     channels, tariffs, statuses = (totals[c].to_pylist() for c in (CHANNEL, TARIFF, STATUS))
-    for value in {*channels, *tariffs, *statuses}:
-        if value is None or not _PLAIN.match(value):
-            raise ValueError(f"{value!r}: not a code-list value, cannot be written unescaped")
+    _check_codes({*channels, *tariffs, *statuses})
     starts, ends = (map(_instant_text, pc.cast(totals[c], pa.int64()).to_pylist()) for c in (START, END))
     rows = [
         {

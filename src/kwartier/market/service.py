@@ -94,6 +94,7 @@ def _among(session: Session, column: InstrumentedAttribute[str], values: list[st
 def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]:
     """The register facts the master-data tables give for ``eans`` (an unknown EAN has none), recorded
     at the moment the registry learnt of each access point."""
+    connection = core(session)
     facts: dict[str, list[Fact]] = {}
     created: dict[str, datetime] = {}
 
@@ -104,7 +105,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
             facts[ean].append(Fact(ean, attribute, None, valid_to, at, None, MASTER_DATA))
 
     for part in _slices(eans):
-        points = core(session).execute(
+        points = connection.execute(
             sa.select(AccessPoint.ean, AccessPoint.connected_from, AccessPoint.created_at).where(
                 _among(session, AccessPoint.ean, part)
             )
@@ -123,7 +124,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
                 )
             ]
 
-        regimes = core(session).execute(
+        regimes = connection.execute(
             sa.select(
                 MeasurementRegime.ean,
                 MeasurementRegime.regime,
@@ -135,7 +136,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
         )
         for ean, regime, valid_from, valid_to in regimes:
             add(Attribute.REGIME, ean, {"regime": regime.value, "requested_by": None}, valid_from, valid_to)
-        capacities = core(session).execute(
+        capacities = connection.execute(
             sa.select(
                 ConnectionCapacity.ean,
                 ConnectionCapacity.capacity,
@@ -148,7 +149,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
         )
         for ean, capacity, unit, valid_from, valid_to in capacities:
             add(Attribute.CAPACITY, ean, {"value": capacity, "unit": unit.value}, valid_from, valid_to)
-        meters = core(session).execute(
+        meters = connection.execute(
             sa.select(
                 MeterInstallation.ean,
                 Meter.serial,
@@ -162,7 +163,7 @@ def master_facts(session: Session, eans: Sequence[str]) -> dict[str, list[Fact]]
         )
         for ean, serial, kind, valid_from, valid_to in meters:
             add(Attribute.METER, ean, {"serial": serial, "kind": kind.value}, valid_from, valid_to)
-        plants = core(session).execute(
+        plants = connection.execute(
             sa.select(
                 ProductionInstallation.ean,
                 ProductionInstallation.kind,
@@ -283,6 +284,7 @@ class _Loaded:
 
 def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False) -> dict[str, _Loaded]:
     """The snapshots of ``eans`` (locked for the transaction on PostgreSQL when ``lock``, in EAN order)."""
+    connection = core(session)
     ordered = sorted(set(eans))
     known: set[str] = set()
     facts: dict[str, list[Fact]] = {}
@@ -294,16 +296,16 @@ def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False)
         )
         if lock and session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
-        known.update(core(session).scalars(query))
+        known.update(connection.scalars(query))
         facts.update(stored_facts(session, _among(session, RegisterFact.ean, part)))
         stored_processes = sa.select(*_PROCESS_COLUMNS).where(_among(session, MarketProcess.ean, part))
-        for process_row in core(session).execute(stored_processes):
+        for process_row in connection.execute(stored_processes):
             process = _process(process_row)
             processes.setdefault(process.ean, []).append(process)
         active = sa.select(*_RESERVATION_COLUMNS).where(
             _among(session, ReservationRow.ean, part), ReservationRow.released_at.is_(None)
         )
-        for reservation_row in core(session).execute(active):
+        for reservation_row in connection.execute(active):
             reservation = Reservation(*reservation_row)
             reservations.setdefault(reservation.ean, []).append(reservation)
     unseeded = [ean for ean in ordered if ean in known and ean not in facts]
