@@ -25,6 +25,7 @@ energy in Wh, power in W, the mean as an exact integer sum and count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -74,8 +75,6 @@ _LITERAL_KEYS: Final = 10_000
 QUARTER: Final = "quarter"
 _CALENDAR_QUARTER: Final = "calendar_quarter"
 _CALENDAR_START: Final = "calendar_start"
-_REGISTER: Final = "register"
-_DAY_REGISTER: Final = "day_register"
 _DAY_PERIOD: Final = "day_period"
 
 
@@ -99,7 +98,9 @@ def monthly_peaks(backend: Any, readings: ir.Table, key: str, months: list[date]
     given as literals, so that the engine skips the row groups of all other keys.
     """
     bounds = month_quarter_bounds(months)
-    single = to_arrow(_per_month(_quarter_rows(readings, key, bounds), key, outside=True))
+    single = to_arrow(
+        _each_month(bounds, lambda b: _per_month(_quarter_rows(readings, key, b), key, b, outside=True))
+    )
     flagged = pc.unique(single.filter(pc.equal(single.column("outside"), 1)).column(key))
     kept = single.filter(pc.invert(pc.is_in(single.column(key), flagged))).drop_columns(["outside"])
     if len(flagged) == 0:
@@ -108,47 +109,55 @@ def monthly_peaks(backend: Any, readings: ir.Table, key: str, months: list[date]
         subset = readings.filter(readings[key].isin(flagged.to_pylist()))
     else:
         subset = readings.semi_join(load(backend, pa.table({key: flagged})), key)
-    rows = _quarter_rows(subset, key, bounds)
-    per_quarter = rows.group_by(key, QUARTER, MONTH_INDEX).aggregate(
-        energy_wh=rows.energy_wh.sum(),
-        estimated=rows.estimated.max(),
-        **({DATA_AS_OF: rows[DATA_AS_OF].max()} if DATA_AS_OF in rows.columns else {}),
-    )
-    summed = to_arrow(_per_month(per_quarter, key))
+
+    def summed_per_quarter(bound: tuple[int, int, int]) -> ir.Table:
+        rows = _quarter_rows(subset, key, bound)
+        per_quarter = rows.group_by(key, QUARTER).aggregate(
+            energy_wh=rows.energy_wh.sum(),
+            estimated=rows.estimated.max(),
+            **({DATA_AS_OF: rows[DATA_AS_OF].max()} if DATA_AS_OF in rows.columns else {}),
+        )
+        return _per_month(per_quarter, key, bound)
+
+    summed = to_arrow(_each_month(bounds, summed_per_quarter))
     return pa.concat_tables([kept, summed.select(kept.column_names).cast(kept.schema)])
 
 
-def _quarter_rows(readings: ir.Table, key: str, bounds: list[tuple[int, int, int]]) -> ir.Table:
-    """The rows that count for the peak (offtake, day or night register, quarter hours of the months in
-    ``bounds``) with their quarter index, month, energy, the estimated flag, whether the value lies
-    outside its own tariff period, and its recording moment.
+def _each_month(
+    bounds: list[tuple[int, int, int]], per_month: Callable[[tuple[int, int, int]], ir.Table]
+) -> ir.Table:
+    """``per_month`` of each month's bounds, as one table: one aggregation per month, grouped by the key
+    alone (on DuckDB a text key with the month as a second key costs a quarter more per row)."""
+    tables = [per_month(bound) for bound in bounds]
+    return tables[0].union(*tables[1:]) if len(tables) > 1 else tables[0]
 
-    Quarter, month and tariff period come from a join on ``start`` with the months' quarter calendar
-    (:func:`quarter_calendar`), the register from a join with the two counted tariff registers: on DuckDB
-    two hash joins with small tables cost a fraction of computing the calendar per row, or of comparing
-    the register's text per row; the same on every engine."""
-    first, end = min(b[1] for b in bounds), max(b[2] for b in bounds)
+
+def _quarter_rows(readings: ir.Table, key: str, bound: tuple[int, int, int]) -> ir.Table:
+    """The rows that count for the peak in the month of ``bound`` (offtake, day or night register,
+    quarter hours of the month) with their quarter index, energy, the estimated flag, whether the value
+    lies outside its own tariff period, and its recording moment.
+
+    Quarter and tariff period come from a join on ``start`` with the month's quarter calendar
+    (:func:`quarter_calendar`): on DuckDB a hash join with a small table costs a fraction of computing the
+    calendar per row; the same on every engine. The registers are selected by plain comparisons, one per
+    register left out: DuckDB evaluates ``tariff IN ('day', 'night')``, or a join on the text, about three
+    times slower per row (measured on 186 million rows: 1.5 s against 0.5 s)."""
+    _, first, end = bound
     counted = readings.filter(
         readings[CHANNEL] == Channel.OFFTAKE.value,
         readings[MINUTES] == QUARTER_SECONDS // 60,
         readings[START] >= _instant(first),
         readings[START] < _instant(end),
+        *(readings[TARIFF] != tariff.value for tariff in TariffPeriod if tariff.value not in PEAK_TARIFFS),
     )
-    calendar = ibis.memtable(quarter_calendar(bounds))
-    registers = ibis.memtable(
-        pa.table(
-            {_REGISTER: list(PEAK_TARIFFS), _DAY_REGISTER: [t == TariffPeriod.DAY for t in PEAK_TARIFFS]}
-        )
-    )
+    calendar = ibis.memtable(quarter_calendar([bound]).drop_columns([MONTH_INDEX]))
     rows = counted.join(calendar, counted[START] == calendar[_CALENDAR_START])
-    rows = rows.join(registers, rows[TARIFF] == registers[_REGISTER])
     return rows.select(
         rows[key],
         rows[_CALENDAR_QUARTER].name(QUARTER),
-        rows[MONTH_INDEX],
         rows[VALUE].name("energy_wh"),
         (rows[STATUS] == ReadingStatus.ESTIMATED.value).cast("int64").name("estimated"),
-        (rows[_DAY_REGISTER] != rows[_DAY_PERIOD]).cast("int64").name("outside"),
+        ((rows[TARIFF] == TariffPeriod.DAY.value) != rows[_DAY_PERIOD]).cast("int64").name("outside"),
         *([rows[RECORDED_AT].name(DATA_AS_OF)] if RECORDED_AT in readings.columns else []),
     )
 
@@ -180,8 +189,9 @@ def quarter_calendar(bounds: list[tuple[int, int, int]]) -> pa.Table:
     )
 
 
-def _per_month(rows: ir.Table, key: str, *, outside: bool = False) -> ir.Table:
-    """Per key and month: the ranked maximum over quarter values, the counts, and the data version."""
+def _per_month(rows: ir.Table, key: str, bound: tuple[int, int, int], *, outside: bool = False) -> ir.Table:
+    """Per key, for the month of ``bound``: the ranked maximum over quarter values, the counts, and the
+    data version."""
     ranked = (
         rows.energy_wh * POWER_PER_QUARTER_ENERGY * _QUARTER_SPAN + (_QUARTER_SPAN - 1 - rows[QUARTER])
     ) * 2
@@ -193,7 +203,8 @@ def _per_month(rows: ir.Table, key: str, *, outside: bool = False) -> ir.Table:
     }
     if DATA_AS_OF in rows.columns:
         aggregates[DATA_AS_OF] = rows[DATA_AS_OF].max()
-    return rows.group_by(key, MONTH_INDEX).aggregate(**aggregates)
+    per_key = rows.group_by(key).aggregate(**aggregates)
+    return per_key.select(key, ibis.literal(bound[0], "int64").name(MONTH_INDEX), *aggregates)
 
 
 def decode_peaks(table: pa.Table) -> pa.Table:
