@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,27 +28,38 @@ OUT = Path(__file__).resolve().parent / "out"
 MONTH = date(2026, 10, 1)
 CHUNK = 62_500  # access points per Parquet file
 OTHER_CLOCK_SHARE = 1_000  # one access point in this many registers day and night on its own clock
+CORRECTED_SHARE = 200  # one access point in this many has a day corrected after the month's compaction
+AS_OF = datetime(2026, 12, 1, tzinfo=UTC)  # the moment of the billing refresh
+_AP = "printf('%08x', a) || md5(a::VARCHAR)[:8]"  # 16 hex digits that sort like the access point number
 
 
 def generate(access_points: int) -> tuple[list[Path], Path]:
     """Parquet files of one month of offtake quarters (columns of the store's readings) and a file of
-    11 earlier monthly peaks per access point; generated once per size."""
+    11 earlier monthly peaks per access point; generated once per size.
+
+    Per 62,500 access points, ``month-NNN.parquet`` is what compaction leaves of the month: the current
+    versions, sorted by access point as in the store (the history file is not read for current values),
+    and ``correction-NNN.parquet`` a batch committed after it: one access point in
+    :data:`CORRECTED_SHARE` gets one day re-delivered with other values, a second version of 96 quarters.
+    """
     folder = OUT / f"billing-{access_points}"
     done = folder / "done"
     if not done.exists():
-        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
         start, end = month_bounds(MONTH)
         first, quarters = quarter_index(start), quarter_index(end) - quarter_index(start)
         change = quarter_index(datetime(2026, 10, 25, 1, tzinfo=UTC))
         con = duckdb.connect()
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; SET TimeZone = 'UTC'")
+        local = f"q + CASE WHEN q < {change} THEN 8 ELSE 4 END"
+        day = f"(({local}) - 384) % 672 < 480 AND ({local}) % 96 BETWEEN 28 AND 87"
         for chunk in range(0, access_points, CHUNK):
             size = min(CHUNK, access_points - chunk)
-            local = f"q + CASE WHEN q < {change} THEN 8 ELSE 4 END"
-            day = f"(({local}) - 384) % 672 < 480 AND ({local}) % 96 BETWEEN 28 AND 87"
+            aps = f"SELECT a, {_AP} AS ap FROM range({chunk}, {chunk + size}) t(a)"
             con.execute(
                 f"""COPY (
-                WITH aps AS (SELECT a, md5(a::VARCHAR)[:16] AS ap FROM range({chunk}, {chunk + size}) t(a)),
+                WITH aps AS ({aps}),
                 quarters AS (SELECT a, ap, unnest(range({first}, {first + quarters})) AS q FROM aps)
                 SELECT ap, 'offtake' AS channel,
                        CASE WHEN a % {OTHER_CLOCK_SHARE} = 0 OR {day} THEN 'day' ELSE 'night' END AS tariff,
@@ -58,15 +70,29 @@ def generate(access_points: int) -> tuple[list[Path], Path]:
                 FROM quarters
                 ) TO '{folder}/month-{chunk // CHUNK:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)"""
             )
+            con.execute(
+                f"""COPY (
+                WITH aps AS ({aps} WHERE a % {CORRECTED_SHARE} = 7),
+                quarters AS (SELECT a, ap, {first} + 96 * (a % 30) + unnest(range(96)) AS q FROM aps)
+                SELECT ap, 'offtake' AS channel,
+                       CASE WHEN a % {OTHER_CLOCK_SHARE} = 0 OR {day} THEN 'day' ELSE 'night' END AS tariff,
+                       make_timestamptz(q * {QUARTER_SECONDS * 1_000_000}) AS start, 15::SMALLINT AS minutes,
+                       (hash(a * 104729 + q) % 500)::BIGINT AS value, 'measured' AS status,
+                       'bench-correction' AS batch, TIMESTAMPTZ '2026-11-20 04:00:00+00' AS recorded_at
+                FROM quarters ORDER BY ap, start
+                ) TO '{folder}/correction-{chunk // CHUNK:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)"""
+            )
         con.execute(
-            f"""COPY (SELECT md5(a::VARCHAR)[:16] AS ap, {month_index(MONTH)} - m AS month_index,
+            f"""COPY (SELECT {_AP} AS ap, {month_index(MONTH)} - m AS month_index,
                        (hash(a * 13 + m) % 9000)::BIGINT AS peak_w
                 FROM range({access_points}) t(a), range(1, 12) s(m))
                 TO '{folder}/history.parquet' (FORMAT parquet, COMPRESSION zstd)"""
         )
         con.close()
         done.touch()
-    return sorted(folder.glob("month-*.parquet")), folder / "history.parquet"
+    return sorted(folder.glob("month-*.parquet")) + sorted(
+        folder.glob("correction-*.parquet")
+    ), folder / "history.parquet"
 
 
 def _listed(files: list[Path]) -> str:
@@ -84,7 +110,7 @@ def baseline_scan(files: list[Path]) -> float:
 
 def run_peaks(backend: Any, readings: Any, history: Any) -> tuple[int, int]:
     """Monthly peaks of the month and billing peaks over it and the kept history; (peaks, billing rows)."""
-    monthly = decode_peaks(monthly_peaks(backend, readings, "ap", [MONTH]))
+    monthly = decode_peaks(monthly_peaks(backend, readings, "ap", [MONTH], as_of=AS_OF))
     kept = history.union(load(backend, monthly.select(["ap", "month_index", "peak_w"])))
     billing = to_arrow(billing_peaks(kept, "ap", [MONTH]))
     return monthly.num_rows, billing.num_rows
@@ -140,7 +166,8 @@ def main() -> None:
         "bar_seconds": 60,
     }
     if args.spark_access_points:
-        subset = files[: max(1, args.spark_access_points // CHUNK)]
+        chunks = max(1, args.spark_access_points // CHUNK)
+        subset = [f for f in files if int(f.stem.split("-")[1]) < chunks]
         spark = bench_spark(subset, history, min(args.access_points, len(subset) * CHUNK))
         result["spark_access_points"] = spark["access_points"]
         result["spark_seconds"] = round(spark["seconds"], 2)

@@ -9,14 +9,16 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kwartier.billing.capacity import MINIMUM_PEAK_W, quarter_calendar
+from kwartier.billing.capacity import MINIMUM_PEAK_W, decode_peaks, monthly_peaks, quarter_calendar
 from kwartier.billing.months import month_index, month_of_index, month_quarter_bounds
 from kwartier.billing.peak_report import peak_report
 from kwartier.billing.sources import FILE_PEAKS, FILE_READINGS
 from kwartier.config import EngineName
 from kwartier.domain.channels import tariff_period
 from kwartier.domain.timegrid import BRUSSELS
-from kwartier.engine import connect
+from kwartier.engine import connect, load
+from kwartier.schema import STORED_READINGS
+from kwartier.store.versions import current_readings_arrow
 
 BACKEND = connect(EngineName.DUCKDB)
 
@@ -145,14 +147,63 @@ def test_day_and_night_values_of_one_quarter_are_added_whatever_their_period(
     assert got == expected
 
 
-def test_the_quarter_calendar_of_a_dst_month_counts_its_quarters_and_day_hours() -> None:
-    # October 2026: 31 days and one hour more (2,980 quarters); 22 weekdays of 15 day hours each
+def test_the_quarter_calendar_of_a_dst_month_counts_its_quarters() -> None:
+    # October 2026: 31 days and one hour more (2,980 quarters)
     bounds = month_quarter_bounds([date(2026, 10, 1), date(2026, 11, 1)])
     calendar = quarter_calendar(bounds).to_pylist()
     october = [row for row in calendar if row["month_index"] == month_index(date(2026, 10, 1))]
     assert len(october) == 2_980 and len(calendar) == 2_980 + 30 * 96
-    weekdays = sum(date(2026, 10, d).weekday() < 5 for d in range(1, 32))
-    assert weekdays == 22
-    assert sum(row["day_period"] for row in october) == weekdays * 15 * 4
     first = datetime.fromtimestamp(october[0]["calendar_quarter"] * 900, UTC).astimezone(BRUSSELS)
     assert (first.date(), first.hour) == (date(2026, 10, 1), 0)
+
+
+BOUNDARY = datetime(2026, 10, 31, 21, tzinfo=UTC)  # 22:00 local: four quarters of October, then November
+stored_versions = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B"]),
+        st.integers(min_value=0, max_value=11),  # quarter after BOUNDARY
+        st.sampled_from(["day", "night", "excl_night"]),
+        st.integers(min_value=0, max_value=3_000),  # Wh
+        st.sampled_from(["measured", "estimated", "rejected"]),
+        st.integers(min_value=0, max_value=3),  # hour of recording
+        st.sampled_from(["b1", "b2"]),  # batch
+    ),
+    min_size=1,
+    max_size=40,
+    unique_by=lambda v: (v[0], v[1], v[2], v[5], v[6]),  # one version per key, recording and batch
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(stored_versions, st.one_of(st.none(), st.integers(min_value=0, max_value=3)))
+def test_peaks_from_stored_versions_equal_the_peaks_of_the_current_values(
+    versions: list[tuple[str, int, str, int, str, int, str]], as_of_hour: int | None
+) -> None:
+    # second method: the store's rule (current_readings_arrow) first, then the peaks of those values
+    recorded = datetime(2026, 11, 2, tzinfo=UTC)
+    table = pa.Table.from_pylist(
+        [
+            {
+                "ap": ap,
+                "channel": "offtake",
+                "tariff": tariff,
+                "start": BOUNDARY + timedelta(minutes=15 * quarter),
+                "minutes": 15,
+                "value": wh,
+                "status": status,
+                "rule": None,
+                "method": None,
+                "batch": batch,
+                "recorded_at": recorded + timedelta(hours=hour),
+            }
+            for ap, quarter, tariff, wh, status, hour, batch in versions
+        ],
+        schema=STORED_READINGS,
+    )
+    as_of = None if as_of_hour is None else recorded + timedelta(hours=as_of_hour)
+    months = [date(2026, 10, 1), date(2026, 11, 1)]
+    current = current_readings_arrow(table, as_of)
+    expected = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, current), "ap", months))
+    got = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, table), "ap", months, as_of=as_of))
+    order = [("ap", "ascending"), ("month_index", "ascending")]
+    assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()

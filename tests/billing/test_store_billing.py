@@ -100,3 +100,41 @@ def test_monthly_totals_agree_with_the_export(tmp_path: Path, sample: Path) -> N
     assert billed == totals
     assert statement["meter"] is None and "net_metering" not in statement
     assert [p["month"] for p in statement["peaks"]] == ["2023-10", "2023-11", "2023-12"]
+
+
+def test_a_lowered_peak_quarter_is_followed_through_compaction(tmp_path: Path, sample: Path) -> None:
+    # the corrected version is lower than the stored one: only the current version may count, before and
+    # after compaction puts the superseded version in the history file; second method: the corrected file
+    home = str(tmp_path / "home")
+    _run("ingest", str(sample), "--home", home)
+    _run("billing-refresh", "--home", home)
+    november = _run("peaks", "--ean", ANONYMISED_EAN, "--home", home)["access_points"][0]["months"][1]
+    day, clock = november["peak_start"][:10], november["peak_start"][11:19]
+    target = f"{day[8:10]}/{day[5:7]}/{day[:4]};{clock};"
+    lines = sample.read_text(encoding="utf-8-sig").splitlines()
+    fixed = [_lowered(line) if line.startswith(target) and "Offtake" in line else line for line in lines]
+    changed = [f for f, o in zip(fixed, lines, strict=True) if f != o]
+    assert len(changed) == 1, changed
+    whole = tmp_path / "whole.csv"
+    whole.write_text("\n".join(fixed) + "\n")
+    correction = tmp_path / "correction.csv"
+    correction.write_text("\n".join([fixed[0], *changed]) + "\n")
+    _run("ingest", str(correction), "--home", home)
+    expected = _run("peaks", str(whole))["access_points"]
+    # 2023-11-05 18:15 has the same 1.097 kWh: the peak moves there
+    assert expected[0]["months"][1]["peak_start"] == "2023-11-05T18:15:00+01:00" != november["peak_start"]
+    for compacted in (False, True):
+        if compacted:
+            _run("store", "compact", "--home", home)
+        _run("billing-refresh", "--home", home)
+        kept = _run("peaks", "--ean", ANONYMISED_EAN, "--home", home)["access_points"]
+        for month in kept[0]["months"]:
+            assert month.pop("stale") is False
+        assert kept == expected
+
+
+def _lowered(line: str) -> str:
+    """The export line with its volume set to 0.001 kWh."""
+    fields = line.split(";")
+    fields[8] = "0,001"
+    return ";".join(fields)

@@ -1,15 +1,18 @@
-"""Compaction: one sorted file per leaf, every version kept, every query unchanged, crash-safe."""
+"""Compaction: per leaf one sorted file of current values and one of history, every version kept, every
+query unchanged, crash-safe."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from kwartier.store import layout
 from kwartier.store.manifest import CompactionManifest
-from kwartier.store.store import MeterStore
+from kwartier.store.store import EVERY_VERSION, MeterStore
+from kwartier.store.versions import current_readings_arrow
 
 from .conftest import T0, commit_table, quarters, readings
 
@@ -58,10 +61,9 @@ def test_compaction_keeps_every_query_identical(store: MeterStore, aps: list[str
 def test_compaction_of_some_months_only(store: MeterStore, aps: list[str]) -> None:
     _fill(store, aps)
     info = store.compact("readings", months={"2026-01"})
-    assert info.files_written == len(store.files("readings", months={"2026-01"}))
-    assert len(store.files("readings", months={"2026-02"})) == 3 * len(
-        store.files("readings", months={"2026-01"})
-    )
+    compacted = store.files("readings", months={"2026-01"})
+    assert info.files_written == len(compacted)
+    assert len(store.files("readings", months={"2026-02"})) == 3 * len({p.parent for p in compacted})
 
 
 def test_compaction_is_rolled_forward_after_a_crash(
@@ -81,3 +83,43 @@ def test_compaction_is_rolled_forward_after_a_crash(
     assert not list((store.root / "_staging").iterdir())
     assert _snapshot(reopened) == before
     assert any(p.name.startswith("compaction-") for p in reopened.files("readings"))
+
+
+def test_compaction_puts_the_current_values_apart_from_their_history(
+    store: MeterStore, aps: list[str]
+) -> None:
+    _fill(store, aps)  # b0 measured, b1 supersedes it, b2 rejected: one current version per key, two others
+    every = pq.read_table(store.files("readings")).select(layout.READINGS.columns)
+    expected = current_readings_arrow(every, None)
+    store.compact("readings")
+    current_files = store.files("readings", current_at=EVERY_VERSION)
+    history_files = sorted(set(store.files("readings")) - set(current_files))
+    assert history_files and all(p.name.endswith("-history.parquet") for p in history_files)
+    order = [(name, "ascending") for name in layout.READINGS.sort_keys]
+    current = pq.read_table(current_files).select(layout.READINGS.columns).sort_by(order)
+    assert current.equals(expected.sort_by(order))
+    assert pq.read_table(history_files).num_rows == every.num_rows - expected.num_rows
+    # before the latest recording of the leaf the history can hold current values: it is read then
+    assert store.files("readings", current_at=T1 + timedelta(days=2)) == current_files
+    assert store.files("readings", current_at=T1 + timedelta(days=1)) == store.files("readings")
+
+
+def test_a_correction_after_compaction_is_merged_with_the_current_values(
+    store: MeterStore, aps: list[str]
+) -> None:
+    _fill(store, aps)
+    store.compact("readings")
+    starts = quarters(T0 - timedelta(hours=2), 16)
+    commit_table(
+        store, "b3", readings(aps[:2], starts[:3], batch="b3", recorded_at=T1 + timedelta(days=5), value=7)
+    )
+    before = _snapshot(store)
+    info = store.compact("readings")
+    assert info.files_written == 2 * len(info.compactions)  # only the leaves of the correction
+    assert _snapshot(store) == before
+    assert _snapshot(MeterStore(store.root)) == before
+    con = duckdb.connect()
+    corrected = con.sql(
+        f"SELECT count(*) FROM ({store.scan_sql('readings', current_at=EVERY_VERSION)}) WHERE batch = 'b3'"
+    )
+    assert corrected.fetchall() == [(2 * 3,)]

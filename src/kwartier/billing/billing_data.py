@@ -13,7 +13,10 @@ Rules:
 - each file is written to a temporary name and renamed into place, ``source.json`` last: a crash leaves
   the month either as it was or stale (recomputed by the next refresh), never half-written;
 - values are the current values (:mod:`kwartier.store.versions`); a month is computed as known at the
-  moment of the refresh, which ``computed_at`` records.
+  moment of the refresh, which ``computed_at`` records. The peaks are computed from the stored versions
+  themselves (:func:`~kwartier.billing.capacity.monthly_peaks` chooses the current version only for the
+  access points that have more than one value in a quarter): choosing the current version of every
+  value of a month first took 74 s for 62,500 access points, the peaks from the versions 2 s.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kwartier.billing.capacity import DATA_AS_OF, MONTH_INDEX, billing_peaks, decode_peaks, monthly_peaks
-from kwartier.billing.months import month_bounds, month_index, months_between
+from kwartier.billing.months import month_index, months_between
 from kwartier.billing.peak_report import with_reported
 from kwartier.config import EngineName, Settings
 from kwartier.engine import connect, load, to_arrow
@@ -116,10 +119,11 @@ def refresh(
 def _month_peaks(backend: Any, store: MeterStore, month: date, now: datetime) -> pa.Table:
     """The monthly peaks of every access point in ``month``, from its current readings, and the peaks
     meters reported for the access points without quarter hours that month."""
-    start, end = month_bounds(month)
-    readings = store.current_readings(backend.con, start=start, end=end, as_of=now).sql_query()
-    backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_month_readings AS {readings}")
-    derived = decode_peaks(monthly_peaks(backend, backend.table("billing_month_readings"), AP, [month]))
+    versions = store.scan_sql("readings", months={month.strftime("%Y-%m")})
+    backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_month_versions AS {versions}")
+    derived = decode_peaks(
+        monthly_peaks(backend, backend.table("billing_month_versions"), AP, [month], as_of=now)
+    )
     reported = _reported_peaks(backend, store, month)
     table = with_reported(AP, derived, reported)
     if DATA_AS_OF not in table.column_names:

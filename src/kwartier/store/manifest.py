@@ -90,15 +90,24 @@ class BatchManifest:
 
 @dataclass(frozen=True)
 class CompactionManifest:
-    """One compaction of one leaf: the files it replaced and the file that replaces them."""
+    """One compaction of one leaf: the files it replaced and the files that replace them.
+
+    ``output`` holds the current version of every value (every version counted) and ``history`` the
+    others: superseded and rejected versions, kept for audit and for questions "as known at" a moment
+    before ``current_as_of`` (the latest recording among the inputs). From that moment on no version in
+    ``history`` is current, so readers of current values leave the file out. Manifests written before
+    this split have no ``history``: their ``output`` holds every version.
+    """
 
     compaction: str
     created_at: datetime
     replaced: tuple[str, ...]
     output: ManifestFile
+    history: ManifestFile | None = None
+    current_as_of: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "format_version": FORMAT_VERSION,
             "kind": "compaction",
             "compaction": self.compaction,
@@ -106,15 +115,23 @@ class CompactionManifest:
             "replaced": list(self.replaced),
             "output": self.output.to_json(),
         }
+        if self.history is not None and self.current_as_of is not None:
+            data["history"] = self.history.to_json()
+            data["current_as_of"] = self.current_as_of.isoformat()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompactionManifest:
         _check_version(data, "compaction")
+        history = data.get("history")
+        current_as_of = data.get("current_as_of")
         return cls(
             compaction=str(data["compaction"]),
             created_at=datetime.fromisoformat(data["created_at"]),
             replaced=tuple(str(p) for p in data["replaced"]),
             output=ManifestFile.from_json(data["output"]),
+            history=None if history is None else ManifestFile.from_json(history),
+            current_as_of=None if current_as_of is None else datetime.fromisoformat(current_as_of),
         )
 
 

@@ -52,6 +52,7 @@ from kwartier.store.manifest import (
 from kwartier.store.pseudonym import bucket_of
 from kwartier.store.versions import (
     READING_KEY,
+    current_mask,
     current_readings_arrow,
     current_readings_sql,
     timestamptz_literal,
@@ -68,6 +69,8 @@ _BATCHES = "_batches"
 _COMPACTIONS = "_compactions"
 _SETTLED_SECONDS: Final = 2
 _LOCK_FILE = ".lock"
+EVERY_VERSION: Final = datetime.max.replace(tzinfo=UTC)
+"""A moment after every recording: current values with every version counted (``as_of`` None)."""
 _VERSIONING: Final = frozenset({*READING_KEY, STATUS, RECORDED_AT, BATCH})  # what picks the current version
 _DUCKDB_TYPES: Final = {
     pa.string(): "VARCHAR",
@@ -197,6 +200,8 @@ class MeterStore:
         self._manifests: dict[str, BatchManifest] = {}
         self._compactions: dict[str, CompactionManifest] = {}
         self._replaced: set[str] = set()
+        self._history: dict[str, datetime] = {}
+        """Live history files of compactions (:class:`CompactionManifest`) and their ``current_as_of``."""
         self._live: dict[str, dict[tuple[str, int], set[str]]] = {name: {} for name in layout.DATASETS}
         self._seen: tuple[int, int] | None = None
         self.generation = 0
@@ -298,23 +303,28 @@ class MeterStore:
         return Recovery(tuple(rolled), tuple(discarded))
 
     def compact(self, dataset: str = "readings", *, months: Collection[str] | None = None) -> CompactionInfo:
-        """Merge, per leaf (month, bucket) with more than one file, all its files into one sorted file.
+        """Merge, per leaf (month, bucket) with more than one file besides a compaction's history, all its
+        files into sorted files: readings into the current versions and the history (see
+        :meth:`_compact_leaf`), other datasets into one file.
 
-        Every version is kept (the output holds exactly the rows of the inputs, which is checked).
+        Every version is kept (the outputs hold exactly the rows of the inputs, which is checked).
         """
         ds = layout.dataset(dataset)
         ids: list[str] = []
-        replaced = rows = 0
+        replaced = written = rows = 0
         with self._locked():
             self._refresh()
             for (month, bucket), paths in sorted(self._live[ds.name].items()):
-                if len(paths) < 2 or (months is not None and month not in months):
+                merged = [p for p in paths if p not in self._history]
+                if len(merged) < 2 or (months is not None and month not in months):
                     continue
                 compaction = self._compact_leaf(ds, month, bucket, sorted(paths))
+                outputs = [f for f in (compaction.output, compaction.history) if f is not None]
                 ids.append(compaction.compaction)
                 replaced += len(compaction.replaced)
-                rows += compaction.output.rows
-        return CompactionInfo(ds.name, tuple(ids), replaced, len(ids), rows)
+                written += len(outputs)
+                rows += sum(f.rows for f in outputs)
+        return CompactionInfo(ds.name, tuple(ids), replaced, written, rows)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -342,9 +352,18 @@ class MeterStore:
         return sorted({month for month, _ in self._live[layout.dataset(dataset).name]})
 
     def files(
-        self, dataset: str, buckets: Collection[int] | None = None, months: Collection[str] | None = None
+        self,
+        dataset: str,
+        buckets: Collection[int] | None = None,
+        months: Collection[str] | None = None,
+        *,
+        current_at: datetime | None = None,
     ) -> list[Path]:
-        """Committed files of ``dataset``, optionally only those of some buckets and months, sorted."""
+        """Committed files of ``dataset``, optionally only those of some buckets and months, sorted.
+
+        With ``current_at`` (:data:`EVERY_VERSION` for "every version counts"), the history files of
+        compactions whose ``current_as_of`` is not after it are left out: none of their versions can be
+        current then, so the current values as known at ``current_at`` are those of the other files."""
         self._refresh()
         leaves = self._live[layout.dataset(dataset).name]
         return sorted(
@@ -352,14 +371,21 @@ class MeterStore:
             for (month, bucket), paths in leaves.items()
             if (buckets is None or bucket in buckets) and (months is None or month in months)
             for path in paths
+            if current_at is None or path not in self._history or current_at < self._history[path]
         )
 
     def scan_sql(
-        self, dataset: str, *, buckets: Collection[int] | None = None, months: Collection[str] | None = None
+        self,
+        dataset: str,
+        *,
+        buckets: Collection[int] | None = None,
+        months: Collection[str] | None = None,
+        current_at: datetime | None = None,
     ) -> str:
-        """DuckDB SQL of the committed rows of ``dataset``: the schema columns, typed even when empty."""
+        """DuckDB SQL of the committed rows of ``dataset``: the schema columns, typed even when empty;
+        ``current_at`` as in :meth:`files`."""
         ds = layout.dataset(dataset)
-        paths = self.files(dataset, buckets, months)
+        paths = self.files(dataset, buckets, months, current_at=current_at)
         if not paths:
             columns = ", ".join(f"CAST(NULL AS {_DUCKDB_TYPES[f.type]}) AS {f.name}" for f in ds.schema)
             return f"SELECT {columns} WHERE false"
@@ -396,7 +422,7 @@ class MeterStore:
             conditions.append(f"{START} >= {timestamptz_literal(start)}")
         if end is not None:
             conditions.append(f"{START} < {timestamptz_literal(end)}")
-        source = self.scan_sql("readings", buckets=buckets, months=months)
+        source = self.scan_sql("readings", buckets=buckets, months=months, current_at=as_of or EVERY_VERSION)
         if conditions:
             source = f"SELECT * FROM ({source}) AS stored WHERE {' AND '.join(conditions)}"
         return con.sql(current_readings_sql(source, as_of))
@@ -418,7 +444,12 @@ class MeterStore:
         in them only the row groups whose ``ap`` statistics can hold it.
         """
         _check_ap(ap)
-        paths = self.files("readings", {bucket_of(ap, self.buckets)}, layout.months_overlapping(start, end))
+        paths = self.files(
+            "readings",
+            {bucket_of(ap, self.buckets)},
+            layout.months_overlapping(start, end),
+            current_at=as_of or EVERY_VERSION,
+        )
         wanted = (
             None if columns is None else [c for c in layout.READINGS.columns if c in {*columns, *_VERSIONING}]
         )
@@ -523,8 +554,18 @@ class MeterStore:
         leaf = self._live[output.dataset].setdefault((output.month, output.bucket), set())
         self._replaced.update(compaction.replaced)
         leaf.difference_update(compaction.replaced)
+        for path in compaction.replaced:
+            self._history.pop(path, None)
         if output.path not in self._replaced:
             leaf.add(output.path)
+        history = compaction.history
+        if (
+            history is not None
+            and compaction.current_as_of is not None
+            and history.path not in self._replaced
+        ):
+            leaf.add(history.path)
+            self._history[history.path] = compaction.current_as_of
 
     def _collect_staged(self, staged: StagedBatch) -> list[ManifestFile]:
         files: list[ManifestFile] = []
@@ -585,6 +626,8 @@ class MeterStore:
 
     def _publish_compaction(self, compaction: CompactionManifest) -> None:
         directory = _move_into_place(self.root, compaction.output, self._replaced)
+        if compaction.history is not None:
+            _move_into_place(self.root, compaction.history, self._replaced)
         for path in compaction.replaced:
             (self.root / path).unlink(missing_ok=True)
         fsync_dir(directory)
@@ -593,29 +636,51 @@ class MeterStore:
     def _compact_leaf(
         self, ds: layout.Dataset, month: str, bucket: int, paths: list[str]
     ) -> CompactionManifest:
+        """Merge the files of one leaf. Readings are split in two sorted files: the current version of
+        every value with every version counted (``{id}.parquet``), and the other versions
+        (``{id}-history.parquet``: superseded and rejected, kept for audit and "as known at"
+        questions). Readers of current values skip the history, so that a compacted month costs them
+        one version per value (the capacity-tariff peaks of a month rest on this)."""
         cid = f"{COMPACTION_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}"
         leaf = layout.leaf_dir(ds.name, month, bucket, self.buckets)
         staging = self.root / _STAGING / cid / leaf
         staging.mkdir(parents=True)
         inputs = [pq.read_table(self.root / p).cast(ds.schema) for p in paths]
         merged = layout.sort_rows(pa.concat_tables(inputs), ds)
-        staged_file = staging / f"{cid}.parquet"
-        layout.write_leaf_file(merged, ds, staged_file)
-        written = pq.read_metadata(staged_file).num_rows
         expected = sum(t.num_rows for t in inputs)
-        if written != expected:
-            raise StoreError(f"compaction of {leaf} wrote {written} rows instead of {expected}")
-        fsync_file(staged_file)
+        parts = {f"{cid}.parquet": merged}
+        current_as_of = None
+        if ds.name == layout.READINGS.name:
+            current = current_mask(merged)
+            parts = {f"{cid}.parquet": merged.filter(current)}
+            if not current.all():
+                parts[f"{cid}-history.parquet"] = merged.filter(~current)
+            current_as_of = pc.max(merged.column(RECORDED_AT)).as_py()
+        outputs = []
+        for name, table in parts.items():
+            staged_file = staging / name
+            layout.write_leaf_file(table, ds, staged_file)
+            written = pq.read_metadata(staged_file).num_rows
+            fsync_file(staged_file)
+            outputs.append(
+                ManifestFile(
+                    ds.name,
+                    f"{leaf}/{name}",
+                    staged_file.relative_to(self.root).as_posix(),
+                    month,
+                    bucket,
+                    written,
+                )
+            )
+        if sum(f.rows for f in outputs) != expected:
+            raise StoreError(
+                f"compaction of {leaf} wrote {sum(f.rows for f in outputs)} rows instead of {expected}"
+            )
         fsync_dir(staging)
-        output = ManifestFile(
-            ds.name,
-            f"{leaf}/{cid}.parquet",
-            staged_file.relative_to(self.root).as_posix(),
-            month,
-            bucket,
-            written,
+        history = outputs[1] if len(outputs) > 1 else None
+        compaction = CompactionManifest(
+            cid, datetime.now(UTC), tuple(paths), outputs[0], history, current_as_of if history else None
         )
-        compaction = CompactionManifest(cid, datetime.now(UTC), tuple(paths), output)
         write_json_atomic(self.root / _COMPACTIONS / f"{cid}.json", compaction.to_json())  # the commit point
         self._add_compaction(compaction)
         self._publish_compaction(compaction)

@@ -73,9 +73,27 @@ def current_readings_arrow(versions: pa.Table, as_of: datetime | None) -> pa.Tab
     kept = versions.filter(keep)
     if kept.num_rows == 0:
         return kept
+    return kept.take(pa.array(_newest_per_key(kept)))
+
+
+def current_mask(versions: pa.Table) -> np.ndarray:
+    """Per row of ``versions``, whether it is the current version of its key with every version counted
+    (what :func:`current_readings_arrow` keeps with ``as_of`` None), as a NumPy bool array."""
+    mask = np.zeros(versions.num_rows, dtype=bool)
+    kept = np.flatnonzero(
+        np.asarray(pc.not_equal(versions.column(STATUS), ReadingStatus.REJECTED.value).to_numpy(False))
+    )
+    if len(kept):
+        mask[kept[_newest_per_key(versions.take(pa.array(kept)))]] = True
+    return mask
+
+
+def _newest_per_key(kept: pa.Table) -> np.ndarray:
+    """Positions in ``kept`` (no rejected version) of the newest version of each key, in key order."""
     keys = [order_key(kept.column(key)) for key in READING_KEY]
     newest_first = [-order_key(kept.column(RECORDED_AT)), -order_key(kept.column(BATCH))]
     order = np.lexsort([*newest_first[::-1], *keys[::-1]])
     first = np.ones(len(order), dtype=bool)
     first[1:] = np.any([np.diff(key[order]) != 0 for key in keys], axis=0)
-    return kept.take(pa.array(order[first]))
+    positions: np.ndarray = order[first]
+    return positions
