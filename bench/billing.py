@@ -29,6 +29,7 @@ MONTH = date(2026, 10, 1)
 CHUNK = 62_500  # access points per Parquet file
 OTHER_CLOCK_SHARE = 1_000  # one access point in this many registers day and night on its own clock
 CORRECTED_SHARE = 200  # one access point in this many has a day corrected after the month's compaction
+DATA_FORMAT = "2"  # written into the marker ``done``: data of another format is generated anew
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)  # the moment of the billing refresh
 _AP = "printf('%08x', a) || md5(a::VARCHAR)[:8]"  # 16 hex digits that sort like the access point number
 
@@ -44,7 +45,7 @@ def generate(access_points: int) -> tuple[list[Path], Path]:
     """
     folder = OUT / f"billing-{access_points}"
     done = folder / "done"
-    if not done.exists():
+    if not done.exists() or done.read_text() != DATA_FORMAT:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         start, end = month_bounds(MONTH)
@@ -89,7 +90,7 @@ def generate(access_points: int) -> tuple[list[Path], Path]:
                 TO '{folder}/history.parquet' (FORMAT parquet, COMPRESSION zstd)"""
         )
         con.close()
-        done.touch()
+        done.write_text(DATA_FORMAT)
     return sorted(folder.glob("month-*.parquet")) + sorted(
         folder.glob("correction-*.parquet")
     ), folder / "history.parquet"
