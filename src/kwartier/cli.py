@@ -400,7 +400,8 @@ def quality(
 
 @store_app.command("compact")
 def store_compact(home: HomeOption = None, as_json: JsonOption = False) -> None:
-    """Merge the files of each month and bucket into one sorted file (no query result changes)."""
+    """Merge the files of each month and bucket into sorted files, current values apart from their history
+    (no query result changes; run it before billing-refresh)."""
     from kwartier.store.store import MeterStore  # noqa: PLC0415
 
     settings = load_settings(home)

@@ -72,6 +72,42 @@ def readings() -> pa.Table:
     return pa.Table.from_pylist(rows, schema=FILE_READINGS)
 
 
+def versions(table: pa.Table) -> pa.Table:
+    """``table`` as stored versions (batch "b1"), with later versions of some of its offtake values:
+    lower corrections for "B" (batch "b2"), higher rejected ones for "D" (batch "b3")."""
+    first = datetime(2026, 12, 2, tzinfo=UTC)
+    rows = [{**row, "batch": "b1", "recorded_at": first} for row in table.to_pylist()]
+    later: list[dict[str, Any]] = []
+    for n, row in enumerate(rows):
+        if row["channel"] != "offtake":
+            continue
+        if row["ean"] == "B" and n % 7 == 0:
+            later.append(
+                {**row, "value": row["value"] // 3, "batch": "b2", "recorded_at": first + timedelta(1)}
+            )
+        if row["ean"] == "D" and n % 11 == 0:
+            later.append({**row, "value": 5_000, "status": "rejected", "batch": "b3", "recorded_at": first})
+    schema = table.schema.append(pa.field("batch", pa.string())).append(
+        pa.field("recorded_at", pa.timestamp("us", tz="UTC"))
+    )
+    return pa.Table.from_pylist(rows + later, schema=schema)
+
+
+def current(stored: pa.Table) -> pa.Table:
+    """The current versions of :func:`versions`, chosen in plain Python (a second method)."""
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in stored.to_pylist():
+        if row["status"] == "rejected":
+            continue
+        key = (row["ean"], row["channel"], row["tariff"], row["start"], row["minutes"])
+        if key not in latest or (row["recorded_at"], row["batch"]) > (
+            latest[key]["recorded_at"],
+            latest[key]["batch"],
+        ):
+            latest[key] = row
+    return pa.Table.from_pylist(list(latest.values()), schema=stored.schema)
+
+
 def reported() -> pa.Table:
     months = [date(2026, m, 1) for m in range(1, 9)]
     return pa.table(
@@ -106,3 +142,12 @@ def test_duckdb_and_spark_give_identical_results(duckdb_backend: Any, spark_back
     for name, result in on_duckdb.items():
         spark = on_spark[name].cast(result.schema)
         assert spark.equals(result), name
+
+
+@pytest.mark.spark
+def test_peaks_from_stored_versions_on_both_engines(duckdb_backend: Any, spark_backend: Any) -> None:
+    stored = versions(readings())
+    expected = peak_report(duckdb_backend, "ean", current(stored))
+    for backend in (duckdb_backend, spark_backend):
+        got = peak_report(backend, "ean", stored)
+        assert got.cast(expected.schema).equals(expected), backend.name

@@ -7,9 +7,10 @@ Rules (design.md "Two stores, kept apart by law"; the layout is in :mod:`kwartie
 - opening the store recovers: a batch whose manifest exists is rolled forward, a staging directory
   without a manifest is deleted (the batch never happened), unless its writer is still alive;
 - readers only ever see files listed by manifests (never a bare directory listing);
-- compaction merges the files of a leaf into one sorted file with the same atomicity (manifest
-  ``_compactions/<id>.json`` is the commit point) and keeps every version, so every query, also "as
-  known at" an earlier moment, gives the same result before and after;
+- compaction merges the files of a leaf into sorted files with the same atomicity (manifest
+  ``_compactions/<id>.json`` is the commit point): readings into the current version of every value and
+  a history file of the other versions, which readers of current values leave out. Every version is
+  kept, so every query, also "as known at" an earlier moment, gives the same result before and after;
 - one writer at a time: commit, compaction and recovery hold an exclusive lock on ``<root>/.lock``;
   a staging batch holds a lock on its own directory so that recovery leaves it alone.
 """
