@@ -169,7 +169,7 @@ def main() -> None:
     if args.spark_access_points:
         chunks = max(1, args.spark_access_points // CHUNK)
         subset = [f for f in files if int(f.stem.split("-")[1]) < chunks]
-        spark = bench_spark(subset, history, min(args.access_points, len(subset) * CHUNK))
+        spark = bench_spark(subset, history, min(args.access_points, chunks * CHUNK))
         result["spark_access_points"] = spark["access_points"]
         result["spark_seconds"] = round(spark["seconds"], 2)
         result["spark_rows_per_second"] = round(

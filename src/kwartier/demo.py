@@ -32,6 +32,7 @@ from kwartier.sharing.settlement import SettlementRun
 from kwartier.simulate.config import RegionConfig
 from kwartier.simulate.simulator import simulate_region
 from kwartier.store.pseudonym import Pseudonymiser
+from kwartier.store.store import MeterStore
 from kwartier.validation.run import ValidationReport, validate_days
 
 Progress = Callable[[str, int, int], None]
@@ -93,6 +94,7 @@ def run_demo(settings: Settings, config: RegionConfig, progress: Progress | None
     last_moment = datetime.fromisoformat(entries[-1]["delivered_at"])
     result.quality = quality_report(settings, days, as_of=last_moment)
     result.sharing = demo_sharing(settings, days[0], days[-1] + timedelta(days=1), last_moment)
+    MeterStore.open(settings.store_dir).compact("readings")  # the nightly compaction: history apart
     result.billing = refresh(settings, moment=last_moment)
     refresh_daily(settings, moment=last_moment)  # the portal's and the API's daily values
     result.data_market = seed_data_market(settings, days, last_moment)
