@@ -149,11 +149,11 @@ def test_day_and_night_values_of_one_quarter_are_added_whatever_their_period(
 
 def test_the_quarter_calendar_of_a_dst_month_counts_its_quarters() -> None:
     # October 2026: 31 days and one hour more (2,980 quarters)
-    bounds = month_quarter_bounds([date(2026, 10, 1), date(2026, 11, 1)])
-    calendar = quarter_calendar(bounds).to_pylist()
-    october = [row for row in calendar if row["month_index"] == month_index(date(2026, 10, 1))]
-    assert len(october) == 2_980 and len(calendar) == 2_980 + 30 * 96
-    first = datetime.fromtimestamp(october[0]["calendar_quarter"] * 900, UTC).astimezone(BRUSSELS)
+    october, november = month_quarter_bounds([date(2026, 10, 1), date(2026, 11, 1)])
+    calendar = quarter_calendar(october).to_pylist()
+    assert len(calendar) == 2_980 and quarter_calendar(november).num_rows == 30 * 96
+    first = datetime.fromtimestamp(calendar[0]["calendar_quarter"] * 900, UTC).astimezone(BRUSSELS)
+    assert calendar[-1]["calendar_start"] == datetime(2026, 10, 31, 22, 45, tzinfo=UTC)
     assert (first.date(), first.hour) == (date(2026, 10, 1), 0)
 
 

@@ -164,7 +164,7 @@ def _quarter_rows(
         *(readings[TARIFF] != tariff.value for tariff in TariffPeriod if tariff.value not in PEAK_TARIFFS),
         *([readings[RECORDED_AT] <= as_of] if versioned and as_of is not None else []),
     )
-    calendar = ibis.memtable(quarter_calendar([bound]).select([_CALENDAR_START, _CALENDAR_QUARTER]))
+    calendar = ibis.memtable(quarter_calendar(bound))
     rows = counted.join(calendar, counted[START] == calendar[_CALENDAR_START])
     return rows.select(
         rows[key],
@@ -193,13 +193,13 @@ def _instant(quarter: int) -> datetime:
     return datetime.fromtimestamp(quarter * QUARTER_SECONDS, UTC)
 
 
-def quarter_calendar(bounds: list[tuple[int, int, int]]) -> pa.Table:
-    """One row per quarter hour of the months in ``bounds`` (month index, quarter indexes [first, end)):
-    its start (UTC), quarter index and month index."""
-    indexes = pa.array([q for _, first, end in bounds for q in range(first, end)], pa.int64())
-    months = pa.array([index for index, first, end in bounds for _ in range(first, end)], pa.int64())
+def quarter_calendar(bound: tuple[int, int, int]) -> pa.Table:
+    """One row per quarter hour of the month of ``bound`` (month index, quarter indexes [first, end)):
+    its start (UTC) and quarter index."""
+    _, first, end = bound
+    indexes = pa.array(range(first, end), pa.int64())
     starts = pc.multiply(indexes, QUARTER_SECONDS * 1_000_000).cast(pa.timestamp("us", tz="UTC"))
-    return pa.table({_CALENDAR_START: starts, _CALENDAR_QUARTER: indexes, MONTH_INDEX: months})
+    return pa.table({_CALENDAR_START: starts, _CALENDAR_QUARTER: indexes})
 
 
 @ibis.udf.agg.builtin(name="bitstring_agg")  # type: ignore[untyped-decorator]
