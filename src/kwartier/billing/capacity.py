@@ -100,8 +100,9 @@ def monthly_peaks(
     distinct quarters: where that equals the rows, every quarter has one value (one register, one
     version), so the peak is the largest value and the counts are exact. Only the other keys (a value in
     both registers of a quarter, or a corrected value) are read again, their current versions chosen
-    and summed per quarter first (stage 2); a short list of keys is given as literals, so that the engine
-    skips the row groups of all other keys.
+    and summed per quarter first (stage 2). A short list of keys is given as literals: DuckDB tests them
+    per row while it scans, at about half the cost of a semi-join (0.5 s against 1.15 s for 313 keys
+    among 62,500 access points).
     """
     bounds = month_quarter_bounds(months)
     duckdb = backend.name == "duckdb"
