@@ -55,33 +55,40 @@ def generate(access_points: int) -> tuple[list[Path], Path]:
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; SET TimeZone = 'UTC'")
         local = f"q + CASE WHEN q < {change} THEN 8 ELSE 4 END"
         day = f"(({local}) - 384) % 672 < 480 AND ({local}) % 96 BETWEEN 28 AND 87"
+        tariff = f"CASE WHEN a % {OTHER_CLOCK_SHARE} = 0 OR {day} THEN 'day' ELSE 'night' END"
+
+        def copy(aps: str, quarters: str, value: str, status: str, version: str, order: str, to: str) -> None:
+            """COPY the offtake quarters ``q`` of ``quarters`` for the access points ``a`` of ``aps``."""
+            con.execute(
+                f"""COPY (
+                WITH aps AS ({aps}), quarters AS (SELECT a, ap, {quarters} AS q FROM aps)
+                SELECT ap, 'offtake' AS channel, {tariff} AS tariff,
+                       make_timestamptz(q * {QUARTER_SECONDS * 1_000_000}) AS start, 15::SMALLINT AS minutes,
+                       ({value})::BIGINT AS value, {status} AS status, {version}
+                FROM quarters {order}
+                ) TO '{folder}/{to}' (FORMAT parquet, COMPRESSION zstd)"""
+            )
+
         for chunk in range(0, access_points, CHUNK):
             size = min(CHUNK, access_points - chunk)
             aps = f"SELECT a, {_AP} AS ap FROM range({chunk}, {chunk + size}) t(a)"
-            con.execute(
-                f"""COPY (
-                WITH aps AS ({aps}),
-                quarters AS (SELECT a, ap, unnest(range({first}, {first + quarters})) AS q FROM aps)
-                SELECT ap, 'offtake' AS channel,
-                       CASE WHEN a % {OTHER_CLOCK_SHARE} = 0 OR {day} THEN 'day' ELSE 'night' END AS tariff,
-                       make_timestamptz(q * {QUARTER_SECONDS * 1_000_000}) AS start, 15::SMALLINT AS minutes,
-                       (hash(a * 7919 + q) % (CASE WHEN {day} THEN 700 ELSE 400 END))::BIGINT AS value,
-                       CASE WHEN hash(a * 31 + q) % 2000 = 0 THEN 'estimated' ELSE 'measured' END AS status,
-                       'bench' AS batch, TIMESTAMPTZ '2026-11-02 03:00:00+00' AS recorded_at
-                FROM quarters
-                ) TO '{folder}/month-{chunk // CHUNK:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)"""
+            copy(
+                aps,
+                f"unnest(range({first}, {first + quarters}))",
+                f"hash(a * 7919 + q) % (CASE WHEN {day} THEN 700 ELSE 400 END)",
+                "CASE WHEN hash(a * 31 + q) % 2000 = 0 THEN 'estimated' ELSE 'measured' END",
+                "'bench' AS batch, TIMESTAMPTZ '2026-11-02 03:00:00+00' AS recorded_at",
+                "",
+                f"month-{chunk // CHUNK:03d}.parquet",
             )
-            con.execute(
-                f"""COPY (
-                WITH aps AS ({aps} WHERE a % {CORRECTED_SHARE} = 7),
-                quarters AS (SELECT a, ap, {first} + 96 * (a % 30) + unnest(range(96)) AS q FROM aps)
-                SELECT ap, 'offtake' AS channel,
-                       CASE WHEN a % {OTHER_CLOCK_SHARE} = 0 OR {day} THEN 'day' ELSE 'night' END AS tariff,
-                       make_timestamptz(q * {QUARTER_SECONDS * 1_000_000}) AS start, 15::SMALLINT AS minutes,
-                       (hash(a * 104729 + q) % 500)::BIGINT AS value, 'measured' AS status,
-                       'bench-correction' AS batch, TIMESTAMPTZ '2026-11-20 04:00:00+00' AS recorded_at
-                FROM quarters ORDER BY ap, start
-                ) TO '{folder}/correction-{chunk // CHUNK:03d}.parquet' (FORMAT parquet, COMPRESSION zstd)"""
+            copy(
+                f"{aps} WHERE a % {CORRECTED_SHARE} = 7",
+                f"{first} + 96 * (a % 30) + unnest(range(96))",
+                "hash(a * 104729 + q) % 500",
+                "'measured'",
+                "'bench-correction' AS batch, TIMESTAMPTZ '2026-11-20 04:00:00+00' AS recorded_at",
+                "ORDER BY ap, start",
+                f"correction-{chunk // CHUNK:03d}.parquet",
             )
         con.execute(
             f"""COPY (SELECT {_AP} AS ap, {month_index(MONTH)} - m AS month_index,
@@ -91,9 +98,8 @@ def generate(access_points: int) -> tuple[list[Path], Path]:
         )
         con.close()
         done.write_text(DATA_FORMAT)
-    return sorted(folder.glob("month-*.parquet")) + sorted(
-        folder.glob("correction-*.parquet")
-    ), folder / "history.parquet"
+    files = sorted(folder.glob("month-*.parquet")) + sorted(folder.glob("correction-*.parquet"))
+    return files, folder / "history.parquet"
 
 
 def _listed(files: list[Path]) -> str:

@@ -650,13 +650,11 @@ class MeterStore:
         merged = layout.sort_rows(pa.concat_tables(inputs), ds)
         expected = sum(t.num_rows for t in inputs)
         parts = {f"{cid}.parquet": merged}
-        current_as_of = None
         if ds.name == layout.READINGS.name:
             current = current_mask(merged)
             parts = {f"{cid}.parquet": merged.filter(current)}
             if not current.all():
                 parts[f"{cid}-history.parquet"] = merged.filter(~current)
-            current_as_of = pc.max(merged.column(RECORDED_AT)).as_py()
         outputs = []
         for name, table in parts.items():
             staged_file = staging / name
@@ -679,8 +677,9 @@ class MeterStore:
             )
         fsync_dir(staging)
         history = outputs[1] if len(outputs) > 1 else None
+        current_as_of = pc.max(merged.column(RECORDED_AT)).as_py() if history else None
         compaction = CompactionManifest(
-            cid, datetime.now(UTC), tuple(paths), outputs[0], history, current_as_of if history else None
+            cid, datetime.now(UTC), tuple(paths), outputs[0], history, current_as_of
         )
         write_json_atomic(self.root / _COMPACTIONS / f"{cid}.json", compaction.to_json())  # the commit point
         self._add_compaction(compaction)

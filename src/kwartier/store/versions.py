@@ -6,9 +6,11 @@ Rule (design.md "Every row knows when it was recorded"): the current value of a 
 ``recorded_at``; on equal ``recorded_at`` the greatest ``batch`` id wins. Rejected versions stay in the
 store for audit but are never current. Without ``T`` every version counts.
 
-The rule has two implementations: SQL for DuckDB over any number of files
+The rule has two implementations here: SQL for DuckDB over any number of files
 (:func:`current_readings_sql`), and Arrow for the small tables of one access point
-(:func:`current_readings_arrow`, no query engine to start); a test holds them equal.
+(:func:`current_readings_arrow`, no query engine to start); a test holds them equal. A third, in Ibis
+for any engine, chooses the versions of the few access points the capacity-tariff peaks read again
+(:func:`kwartier.billing.capacity.monthly_peaks`); a hypothesis test holds it equal to the Arrow one.
 """
 
 from __future__ import annotations
