@@ -118,6 +118,16 @@ def test_ibis_agrees_with_the_exact_reference(duckdb: Any, key: AllocationKey, c
     _assert_matches_reference(run(duckdb, case, key), case, key, tolerance_wh=1)
 
 
+@pytest.mark.parametrize("key", list(AllocationKey))
+def test_a_rounding_residue_of_the_offer_moves_no_injection(duckdb: Any, key: AllocationKey) -> None:
+    """p1 offers its 2 Wh to p0, the only other one keyed: exactly p0's offtake, but 17 × ⌊2 Wh / 17⌋ in
+    pWh falls 9 pWh short. That residue must not keep p0 keyed in a second OPTIMAL round, which offered it
+    p1's remaining injection and returned it pro rata (net injection 7 and 0 instead of 5 and 2; found by
+    the property test below)."""
+    case = [{"p0": (7, 2, 17), "p1": (2, 0, 999_983)}]
+    _assert_matches_reference(run(duckdb, case, key), case, key, tolerance_wh=0)
+
+
 def test_only_receiver_left_is_an_injector(duckdb: Any) -> None:
     """b injects 3 kWh and is the only one with offtake (10 kWh); a injects 5 kWh, shares 50/50.
 
