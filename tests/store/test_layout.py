@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from kwartier.store import layout
 from kwartier.store.pseudonym import bucket_of
@@ -87,3 +90,45 @@ def test_sorted_by_orders_like_arrow_and_keeps_a_sorted_table() -> None:
     ordered = layout.sorted_by(table, keys)
     assert ordered.equals(expected)
     assert layout.sorted_by(ordered, keys) is ordered
+
+
+def test_row_groups_bound_their_number_by_growing() -> None:
+    smallest, most = layout.ROW_GROUP_ROWS, layout.MAX_ROW_GROUPS
+    assert layout.row_group_rows(0) == smallest
+    assert layout.row_group_rows(smallest * most) == smallest
+    assert layout.row_group_rows(smallest * most + 1) == smallest + 1
+    assert layout.row_group_rows(46_562_500) == 22_736  # a leaf of 15,625 access points' month: 2,048 groups
+
+
+def test_a_leaf_file_packs_whole_access_points_into_its_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layout, "ROW_GROUP_ROWS", 10)
+    monkeypatch.setattr(layout, "MAX_ROW_GROUPS", 4)
+    lengths = [3, 7, 2, 30, 4, 4, 1, 9, 5, 6, 8]  # 79 rows: groups of up to 20 rows, one access point of 30
+    aps = [f"{n:016x}" for n, length in enumerate(lengths) for _ in range(length)]
+    starts = [datetime(2026, 10, 1, tzinfo=UTC) + dt.timedelta(minutes=15 * i) for i in range(len(aps))]
+    table = pa.table(
+        {
+            "ap": aps,
+            "channel": ["offtake"] * len(aps),
+            "tariff": ["day"] * len(aps),
+            "start": pa.array(starts, pa.timestamp("us", tz="UTC")),
+            "minutes": pa.array([15] * len(aps), pa.int16()),
+            "value": pa.array(range(len(aps)), pa.int64()),
+            "status": ["measured"] * len(aps),
+            "rule": pa.nulls(len(aps), pa.string()),
+            "method": pa.nulls(len(aps), pa.string()),
+            "batch": ["b1"] * len(aps),
+            "recorded_at": pa.array([starts[-1]] * len(aps), pa.timestamp("us", tz="UTC")),
+        }
+    )
+    path = tmp_path / "leaf.parquet"
+    layout.write_leaf_file(layout.conform(table, layout.READINGS), layout.READINGS, path)
+    parquet = pq.ParquetFile(path)
+    groups = [parquet.read_row_group(i).column("ap").to_pylist() for i in range(parquet.num_row_groups)]
+    # 3+7+2; the access point of 30 rows alone, split by the size: 20 + 10; 4+4+1+9; 5+6+8
+    assert [len(g) for g in groups] == [12, 20, 10, 18, 19]
+    assert list(itertools.chain.from_iterable(groups)) == aps
+    for before, after in itertools.pairwise(groups):
+        assert before[-1] != after[0] or len(set(before + after)) == 1  # split only within one access point
