@@ -6,10 +6,18 @@ from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kwartier.billing.capacity import MINIMUM_PEAK_W, decode_peaks, monthly_peaks, quarter_calendar
+from kwartier.billing.capacity import (
+    MINIMUM_PEAK_W,
+    decode_peaks,
+    monthly_peaks,
+    peak_candidates,
+    peaks_from_candidates,
+    quarter_calendar,
+)
 from kwartier.billing.months import month_index, month_of_index, month_quarter_bounds
 from kwartier.billing.peak_report import peak_report
 from kwartier.billing.sources import FILE_PEAKS, FILE_READINGS
@@ -181,7 +189,40 @@ def test_peaks_from_stored_versions_equal_the_peaks_of_the_current_values(
 ) -> None:
     # second method: the store's rule (current_readings_arrow) first, then the peaks of those values
     recorded = datetime(2026, 11, 2, tzinfo=UTC)
-    table = pa.Table.from_pylist(
+    table = _stored(versions, recorded)
+    as_of = None if as_of_hour is None else recorded + timedelta(hours=as_of_hour)
+    months = [date(2026, 10, 1), date(2026, 11, 1)]
+    current = current_readings_arrow(table, as_of)
+    expected = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, current), "ap", months))
+    got = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, table), "ap", months, as_of=as_of))
+    order = [("ap", "ascending"), ("month_index", "ascending")]
+    assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(stored_versions, st.lists(st.integers(min_value=0, max_value=3), min_size=40, max_size=40))
+def test_peaks_combined_from_the_candidates_of_files_equal_the_peaks_of_all_rows(
+    versions: list[tuple[str, int, str, int, str, int, str]], file_of_row: list[int]
+) -> None:
+    """The stored rows spread over up to four files (as batches and compactions leave them); the peaks
+    from each file's candidates equal those of all rows read together, whatever overlaps."""
+    table = _stored(versions, datetime(2026, 11, 2, tzinfo=UTC))
+    months = [date(2026, 10, 1), date(2026, 11, 1)]
+    files = pa.array(file_of_row[: table.num_rows])
+    parts = [
+        peak_candidates(BACKEND, load(BACKEND, table.filter(pc.equal(files, n))), "ap", months, spans=True)
+        for n in range(4)
+    ]
+    everything = load(BACKEND, table)
+    got = decode_peaks(peaks_from_candidates(BACKEND, everything, "ap", months, parts))
+    expected = decode_peaks(monthly_peaks(BACKEND, everything, "ap", months))
+    order = [("ap", "ascending"), ("month_index", "ascending")]
+    assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()
+
+
+def _stored(versions: list[tuple[str, int, str, int, str, int, str]], recorded: datetime) -> pa.Table:
+    """Stored readings rows of (ap, quarter after BOUNDARY, tariff, Wh, status, hour recorded, batch)."""
+    return pa.Table.from_pylist(
         [
             {
                 "ap": ap,
@@ -200,10 +241,3 @@ def test_peaks_from_stored_versions_equal_the_peaks_of_the_current_values(
         ],
         schema=STORED_READINGS,
     )
-    as_of = None if as_of_hour is None else recorded + timedelta(hours=as_of_hour)
-    months = [date(2026, 10, 1), date(2026, 11, 1)]
-    current = current_readings_arrow(table, as_of)
-    expected = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, current), "ap", months))
-    got = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, table), "ap", months, as_of=as_of))
-    order = [("ap", "ascending"), ("month_index", "ascending")]
-    assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()

@@ -56,6 +56,8 @@ def test_kept_peaks_equal_the_peaks_of_the_file_and_follow_a_correction(tmp_path
     assert [m["stale"] for m in stale] == [False, True, False]
     second = _run("billing-refresh", "--home", home)
     assert second["recomputed"] == ["2023-11"]
+    # only the correction's file is scanned; the peak candidates of November's first file are kept
+    assert (first["files_scanned"], second["files_scanned"], second["files_kept"]) == (3, 1, 1)
     assert second["billing_months"] == ["2023-11", "2023-12"]
     months = _run("peaks", "--ean", ANONYMISED_EAN, "--home", home)["access_points"][0]["months"]
     november, december = months[1], months[2]

@@ -2,7 +2,8 @@
 
 Layout (under ``<home>/billing``, keyed by the pseudonym ``ap`` like the store, never by EAN):
 ``monthly_peaks/month=YYYY-MM/peaks.parquet`` and ``billing_peaks/month=YYYY-MM/billing.parquet``, each
-with a ``source.json`` naming the data version it rests on.
+with a ``source.json`` naming the data version it rests on, and ``candidates/month=YYYY-MM/<id>.parquet``:
+the peak candidates of each store file of the month.
 
 Rules:
 - the **data version** of a month is the set of store files that hold its readings and reported peaks
@@ -16,7 +17,13 @@ Rules:
   moment of the refresh, which ``computed_at`` records. The peaks are computed from the stored versions
   themselves (:func:`~kwartier.billing.capacity.monthly_peaks` chooses the current version only for the
   access points that have more than one value in a quarter): choosing the current version of every
-  value of a month first took 74 s for 62,500 access points, the peaks from the versions 3.5 s.
+  value of a month first took 74 s for 62,500 access points, the peaks from the versions 3.5 s;
+- a refresh keeps each store file's peak candidates (per access point its largest quarter, counts and
+  quarter span, :func:`~kwartier.billing.capacity.peak_candidates`), named after the file's path, size
+  and modification time, and combines them (:func:`~kwartier.billing.capacity.peaks_from_candidates`):
+  after a new batch it scans only the batch's files and reads again only the access points whose files
+  overlap in time, instead of every row of the month. A compaction writes new files, whose candidates
+  the next refresh computes once; the candidates of files no longer in the store are removed.
 """
 
 from __future__ import annotations
@@ -32,7 +39,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kwartier.billing.capacity import DATA_AS_OF, MONTH_INDEX, billing_peaks, decode_peaks, monthly_peaks
+from kwartier.billing.capacity import (
+    DATA_AS_OF,
+    MONTH_INDEX,
+    billing_peaks,
+    decode_peaks,
+    monthly_peaks,
+    peak_candidates,
+    peaks_from_candidates,
+)
 from kwartier.billing.months import month_index, months_between
 from kwartier.billing.peak_report import with_reported
 from kwartier.config import EngineName, Settings
@@ -43,6 +58,7 @@ from kwartier.store.store import MeterStore
 
 MONTHLY: Final = "monthly_peaks"
 BILLING: Final = "billing_peaks"
+CANDIDATES: Final = "candidates"
 COMPUTED_AT: Final = "computed_at"
 _SOURCE: Final = "source.json"
 STALE: Final = "stale"
@@ -50,12 +66,15 @@ STALE: Final = "stale"
 
 @dataclass(frozen=True)
 class RefreshReport:
-    """What a refresh did: the months recomputed and those found current."""
+    """What a refresh did: the months recomputed and those found current, and the store files whose
+    peak candidates it computed (the others' were kept from an earlier refresh)."""
 
     recomputed: list[str]
     current: list[str]
     billing_months: list[str]
     access_point_months: int
+    files_scanned: int = 0
+    files_kept: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -64,6 +83,8 @@ class RefreshReport:
             "current": self.current,
             "billing_months": self.billing_months,
             "access_point_months": self.access_point_months,
+            "files_scanned": self.files_scanned,
+            "files_kept": self.files_kept,
         }
 
 
@@ -96,6 +117,7 @@ def refresh(
     )
     root = billing_dir(settings)
     recomputed, current, rows = [], [], 0
+    scans = Scans()
     backend = connect(EngineName.DUCKDB)
     for month in wanted:
         version = data_version(store, month)
@@ -103,7 +125,7 @@ def refresh(
         if (folder / _SOURCE).exists() and read_json(folder / _SOURCE).get("data_version") == version:
             current.append(month)
             continue
-        table = _month_peaks(backend, store, date.fromisoformat(f"{month}-01"), now)
+        table = _month_peaks(backend, store, root / CANDIDATES / f"month={month}", _first(month), now, scans)
         _write(
             folder,
             "peaks.parquet",
@@ -113,22 +135,77 @@ def refresh(
         recomputed.append(month)
         rows += table.num_rows
     billing_months = _refresh_billing(backend, root, recomputed, now)
-    return RefreshReport(recomputed, current, billing_months, rows)
+    return RefreshReport(recomputed, current, billing_months, rows, scans.scanned, scans.kept)
 
 
-def _month_peaks(backend: Any, store: MeterStore, month: date, now: datetime) -> pa.Table:
+@dataclass
+class Scans:
+    """Store files whose peak candidates a refresh computed, and those whose kept candidates it used."""
+
+    scanned: int = 0
+    kept: int = 0
+
+
+def _month_peaks(
+    backend: Any, store: MeterStore, candidates: Path, month: date, now: datetime, scans: Scans
+) -> pa.Table:
     """The monthly peaks of every access point in ``month``, from its current readings, and the peaks
-    meters reported for the access points without quarter hours that month."""
-    versions = store.scan_sql("readings", months={month.strftime("%Y-%m")})
+    meters reported for the access points without quarter hours that month.
+
+    The readings are those of the store files that can hold a current value at ``now``; each file's
+    peak candidates are kept in ``candidates`` (:func:`_file_candidates`), so a refresh after a new batch
+    scans only the new files, and then reads again only the access points whose files overlap. When a
+    file holds values recorded after ``now`` the month is computed from the rows as known at ``now``."""
+    label = month.strftime("%Y-%m")
+    files = store.files("readings", months={label}, current_at=now)
+    versions = store.scan_sql("readings", months={label}, current_at=now)
     backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_month_versions AS {versions}")
-    derived = decode_peaks(
-        monthly_peaks(backend, backend.table("billing_month_versions"), AP, [month], as_of=now)
-    )
+    readings = backend.table("billing_month_versions")
+    parts = _file_candidates(backend, store, candidates, files, month, scans)
+    known = all(part.num_rows == 0 or pc.max(part.column(DATA_AS_OF)).as_py() <= now for part in parts)
+    if parts and known:
+        derived = decode_peaks(peaks_from_candidates(backend, readings, AP, [month], parts, as_of=now))
+    else:
+        derived = decode_peaks(monthly_peaks(backend, readings, AP, [month], as_of=now))
     reported = _reported_peaks(backend, store, month)
     table = with_reported(AP, derived, reported)
     if DATA_AS_OF not in table.column_names:
         table = table.append_column(DATA_AS_OF, pa.nulls(table.num_rows, pa.timestamp("us", tz="UTC")))
     return table.sort_by([(AP, "ascending")])
+
+
+def _file_candidates(
+    backend: Any, store: MeterStore, folder: Path, files: list[Path], month: date, scans: Scans
+) -> list[pa.Table]:
+    """The peak candidates (:func:`~kwartier.billing.capacity.peak_candidates`, with their quarter spans)
+    of each store file of ``month``: kept in ``folder`` under the SHA-256 of the file's path, size and
+    modification time (committed store files never change in place), computed for the files without
+    them; kept candidates of files the store no longer lists (compacted away) are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parts, names = [], set()
+    for path in files:
+        status = path.stat()
+        identity = f"{path.relative_to(store.root)}:{status.st_size}:{status.st_mtime_ns}"
+        name = f"{hashlib.sha256(identity.encode()).hexdigest()}.parquet"
+        names.add(name)
+        if (folder / name).exists():
+            parts.append(pq.read_table(folder / name))
+            scans.kept += 1
+            continue
+        source = f"SELECT * FROM read_parquet({_sql_path(path)}, hive_partitioning = false)"
+        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_file AS {source}")
+        part = peak_candidates(backend, backend.table("billing_file"), AP, [month], spans=True)
+        _write_atomic(folder / name, part)
+        parts.append(part)
+        scans.scanned += 1
+    for stale in folder.glob("*.parquet"):
+        if stale.name not in names:
+            stale.unlink(missing_ok=True)
+    return parts
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _reported_peaks(backend: Any, store: MeterStore, month: date) -> pa.Table:
@@ -178,12 +255,17 @@ def _write(folder: Path, name: str, table: pa.Table, source: dict[str, Any]) -> 
     """Write ``table`` and then its ``source.json``, each atomically (temporary file, fsync, rename)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / _SOURCE).unlink(missing_ok=True)  # stale until the new source is written
-    temporary = folder / f".{name}.tmp"
+    _write_atomic(folder / name, table)
+    write_json_atomic(folder / _SOURCE, {"version": 1, **source})
+
+
+def _write_atomic(path: Path, table: pa.Table) -> None:
+    """Write ``table`` as Parquet to ``path`` through a temporary file, fsync and rename."""
+    temporary = path.parent / f".{path.name}.tmp"
     pq.write_table(table, temporary, compression="zstd")
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
-    temporary.replace(folder / name)
-    write_json_atomic(folder / _SOURCE, {"version": 1, **source})
+    temporary.replace(path)
 
 
 def read_billing_peaks(settings: Settings, ap: str) -> pa.Table:

@@ -77,6 +77,9 @@ QUARTER: Final = "quarter"
 _CALENDAR_QUARTER: Final = "calendar_quarter"
 _CALENDAR_START: Final = "calendar_start"
 _DISTINCT_QUARTERS: Final = "distinct_quarters"
+FIRST_QUARTER: Final = "first_quarter"
+LAST_QUARTER: Final = "last_quarter"
+_DOUBTFUL: Final = "doubtful"
 
 
 def monthly_peaks(
@@ -96,24 +99,61 @@ def monthly_peaks(
     the values used — the data version the peak rests on.
 
     Two stages give the same result as choosing the current versions and summing the registers per
-    quarter first, at a fraction of the cost. Stage 1, one aggregation per key and month, also counts the
-    distinct quarters: where that equals the rows, every quarter has one value (one register, one
-    version), so the peak is the largest value and the counts are exact. Only the other keys (a value in
-    both registers of a quarter, or a corrected value) are read again, their current versions chosen
-    and summed per quarter first (stage 2). A short list of keys is given as literals: DuckDB tests them
-    per row while it scans, at about half the cost of a semi-join (0.5 s against 1.15 s for 313 keys
-    among 62,500 access points).
+    quarter first, at a fraction of the cost. Stage 1 (:func:`peak_candidates`), one aggregation per key
+    and month, also counts the distinct quarters: where that equals the rows, every quarter has one value
+    (one register, one version), so the peak is the largest value and the counts are exact. Only the
+    other keys (a value in both registers of a quarter, or a corrected value) are read again, their
+    current versions chosen and summed per quarter first (stage 2, :func:`peaks_from_candidates`).
     """
-    bounds = month_quarter_bounds(months)
+    single = peak_candidates(backend, readings, key, months, as_of=as_of)
+    return peaks_from_candidates(backend, readings, key, months, [single], as_of=as_of)
+
+
+def peak_candidates(
+    backend: Any,
+    readings: ir.Table,
+    key: str,
+    months: list[date],
+    *,
+    as_of: datetime | None = None,
+    spans: bool = False,
+) -> pa.Table:
+    """Stage 1 of :func:`monthly_peaks` on ``readings`` (the same columns): per key and month the
+    ranked maximum over the rows, ``quarters`` (rows), ``estimated_quarters``, ``data_as_of`` and the
+    distinct quarters; with ``spans`` also the first and the last quarter index. Candidates of disjoint
+    parts of the stored rows (for example one table per store file, as the billing refresh keeps them)
+    combine into the peaks of all of them (:func:`peaks_from_candidates`)."""
     engine = backend.name
-    single = to_arrow(
+    return to_arrow(
         _each_month(
-            bounds, lambda b: _per_month(_quarter_rows(readings, key, b, as_of), key, b, distinct=engine)
+            month_quarter_bounds(months),
+            lambda b: _per_month(
+                _quarter_rows(readings, key, b, as_of), key, b, distinct=engine, spans=spans
+            ),
         )
     )
-    several = pc.not_equal(single.column(QUARTERS), single.column(_DISTINCT_QUARTERS))
-    flagged = pc.unique(single.filter(several).column(key))
-    kept = single.filter(pc.invert(pc.is_in(single.column(key), flagged))).drop_columns([_DISTINCT_QUARTERS])
+
+
+def peaks_from_candidates(
+    backend: Any,
+    readings: ir.Table,
+    key: str,
+    months: list[date],
+    parts: list[pa.Table],
+    *,
+    as_of: datetime | None = None,
+) -> pa.Table:
+    """Monthly peaks (as :func:`monthly_peaks`) of ``readings`` from the :func:`peak_candidates` of
+    ``parts`` of its rows: each row of ``readings`` in exactly one part, each part's candidates computed
+    as known at ``as_of`` (with ``spans`` when there is more than one part).
+
+    A key's candidates give its peak exactly when no quarter can have two values: in every part its rows
+    equal its distinct quarters, and its parts' quarter spans [first, last] do not overlap. Then the
+    peak is the greatest ranked maximum and the counts add up. The other keys are read again from
+    ``readings`` and their current versions chosen (stage 2). A short list of keys is given as literals:
+    DuckDB tests them per row while it scans, at about half the cost of a semi-join (0.5 s against
+    1.15 s for 313 keys among 62,500 access points)."""
+    kept, flagged = _combined(backend, parts, key)
     if len(flagged) == 0:
         return kept
     if len(flagged) <= _LITERAL_KEYS:
@@ -130,8 +170,39 @@ def monthly_peaks(
         )
         return _per_month(per_quarter, key, bound, distinct=None)
 
-    summed = to_arrow(_each_month(bounds, summed_per_quarter))
+    summed = to_arrow(_each_month(month_quarter_bounds(months), summed_per_quarter))
     return pa.concat_tables([kept, summed.select(kept.column_names).cast(kept.schema)])
+
+
+def _combined(backend: Any, parts: list[pa.Table], key: str) -> tuple[pa.Table, pa.Array]:
+    """(the peaks of the keys whose candidates are exact, the other keys) from the candidates of
+    ``parts`` (:func:`peaks_from_candidates`)."""
+    helpers = [_DISTINCT_QUARTERS, FIRST_QUARTER, LAST_QUARTER]
+    if len(parts) == 1:
+        single = parts[0]
+        several = pc.not_equal(single.column(QUARTERS), single.column(_DISTINCT_QUARTERS))
+        flagged = pc.unique(single.filter(several).column(key))
+        kept = single.filter(pc.invert(pc.is_in(single.column(key), flagged)))
+        return kept.drop_columns([c for c in helpers if c in kept.column_names]), flagged
+    table = load(backend, pa.concat_tables(parts))
+    window = ibis.window(group_by=[table[key], table[MONTH_INDEX]], order_by=table[FIRST_QUARTER])
+    overlapping = table[FIRST_QUARTER] <= table[LAST_QUARTER].lag().over(window)
+    checked = table.mutate(
+        **{_DOUBTFUL: (table[QUARTERS] != table[_DISTINCT_QUARTERS]) | overlapping.fill_null(False)}
+    )
+    sums: dict[str, Any] = {
+        _RANKED: checked[_RANKED].max(),
+        QUARTERS: checked[QUARTERS].sum(),
+        ESTIMATED_QUARTERS: checked[ESTIMATED_QUARTERS].sum(),
+    }
+    if DATA_AS_OF in table.columns:
+        sums[DATA_AS_OF] = checked[DATA_AS_OF].max()
+    sums[_DOUBTFUL] = checked[_DOUBTFUL].any()
+    per_key = to_arrow(checked.group_by(key, MONTH_INDEX).aggregate(**sums))
+    flagged = pc.unique(per_key.filter(per_key.column(_DOUBTFUL)).column(key))
+    kept = per_key.filter(pc.invert(pc.is_in(per_key.column(key), flagged)))
+    columns = [c for c in parts[0].column_names if c not in helpers]
+    return kept.select(columns).cast(parts[0].select(columns).schema), flagged
 
 
 def _each_month(
@@ -240,9 +311,12 @@ def _distinct_quarters(engine: str, quarter: ir.IntegerColumn, first: int, end: 
     return quarter.nunique()
 
 
-def _per_month(rows: ir.Table, key: str, bound: tuple[int, int, int], *, distinct: str | None) -> ir.Table:
+def _per_month(
+    rows: ir.Table, key: str, bound: tuple[int, int, int], *, distinct: str | None, spans: bool = False
+) -> ir.Table:
     """Per key, for the month of ``bound``: the ranked maximum over quarter values, the counts, and the
-    data version; with ``distinct`` (the engine's name) also the distinct quarters."""
+    data version; with ``distinct`` (the engine's name) also the distinct quarters, with ``spans`` the
+    first and last quarter index."""
     ranked = (
         rows.energy_wh * POWER_PER_QUARTER_ENERGY * _QUARTER_SPAN + (_QUARTER_SPAN - 1 - rows[QUARTER])
     ) * 2
@@ -256,6 +330,9 @@ def _per_month(rows: ir.Table, key: str, bound: tuple[int, int, int], *, distinc
     if distinct is not None:
         _, first, end = bound
         aggregates[_DISTINCT_QUARTERS] = _distinct_quarters(distinct, rows[QUARTER], first, end)
+    if spans:
+        aggregates[FIRST_QUARTER] = rows[QUARTER].min()
+        aggregates[LAST_QUARTER] = rows[QUARTER].max()
     per_key = rows.group_by(key).aggregate(**aggregates)
     return per_key.select(key, ibis.literal(bound[0], "int64").name(MONTH_INDEX), *aggregates)
 

@@ -113,7 +113,8 @@ def billing_refresh(
         return
     err.print(
         f"recomputed {len(report.recomputed)} month(s) ({report.access_point_months:,} access-point months), "
-        f"{len(report.current)} current; billing peaks of {len(report.billing_months)} month(s) updated"
+        f"{len(report.current)} current; billing peaks of {len(report.billing_months)} month(s) updated; "
+        f"{report.files_scanned:,} store file(s) scanned, candidates of {report.files_kept:,} kept"
     )
 
 
