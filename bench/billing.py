@@ -135,12 +135,14 @@ def run_peaks(backend: Any, readings: Any, history: Any) -> tuple[pa.Table, int]
     return monthly, billed(backend, monthly, history)
 
 
-def candidates(backend: Any, files: list[Path]) -> list[pa.Table]:
-    """The peak candidates of each file, as ``kwartier billing-refresh`` keeps them."""
+def candidates(backend: Any, files: list[Path]) -> list[tuple[Any, pa.Table]]:
+    """Per file its rows and peak candidates, as ``kwartier billing-refresh`` keeps them."""
     parts = []
     for file in files:
-        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW bench_file AS SELECT * FROM read_parquet('{file}')")
-        parts.append(peak_candidates(backend, backend.table("bench_file"), "ap", [MONTH], spans=True))
+        view = f"bench_{file.stem.replace('-', '_')}"
+        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM read_parquet('{file}')")
+        rows = backend.table(view)
+        parts.append((rows, peak_candidates(backend, rows, "ap", [MONTH], spans=True)))
     return parts
 
 
@@ -160,7 +162,7 @@ def bench_duckdb(files: list[Path], history: Path) -> dict[str, Any]:
 
     started = time.perf_counter()
     parts = month_parts + candidates(backend, [f for f in files if f not in month_files])
-    combined = decode_peaks(peaks_from_candidates(backend, readings, "ap", [MONTH], parts, as_of=AS_OF))
+    combined = decode_peaks(peaks_from_candidates(backend, parts, "ap", [MONTH], as_of=AS_OF))
     combined_billing = billed(backend, combined, kept_history)
     after_batch = time.perf_counter() - started
     order = [("ap", "ascending")]

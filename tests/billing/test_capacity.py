@@ -209,13 +209,10 @@ def test_peaks_combined_from_the_candidates_of_files_equal_the_peaks_of_all_rows
     table = _stored(versions, datetime(2026, 11, 2, tzinfo=UTC))
     months = [date(2026, 10, 1), date(2026, 11, 1)]
     files = pa.array(file_of_row[: table.num_rows])
-    parts = [
-        peak_candidates(BACKEND, load(BACKEND, table.filter(pc.equal(files, n))), "ap", months, spans=True)
-        for n in range(4)
-    ]
-    everything = load(BACKEND, table)
-    got = decode_peaks(peaks_from_candidates(BACKEND, everything, "ap", months, parts))
-    expected = decode_peaks(monthly_peaks(BACKEND, everything, "ap", months))
+    pieces = [load(BACKEND, table.filter(pc.equal(files, n))) for n in range(4)]
+    parts = [(rows, peak_candidates(BACKEND, rows, "ap", months, spans=True)) for rows in pieces]
+    got = decode_peaks(peaks_from_candidates(BACKEND, parts, "ap", months))
+    expected = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, table), "ap", months))
     order = [("ap", "ascending"), ("month_index", "ascending")]
     assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()
 

@@ -158,14 +158,14 @@ def _month_peaks(
     file holds values recorded after ``now`` the month is computed from the rows as known at ``now``."""
     label = month.strftime("%Y-%m")
     files = store.files("readings", months={label}, current_at=now)
-    versions = store.scan_sql("readings", months={label}, current_at=now)
-    backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_month_versions AS {versions}")
-    readings = backend.table("billing_month_versions")
     parts = _file_candidates(backend, store, candidates, files, month, scans)
-    known = all(part.num_rows == 0 or pc.max(part.column(DATA_AS_OF)).as_py() <= now for part in parts)
+    known = all(part.num_rows == 0 or pc.max(part.column(DATA_AS_OF)).as_py() <= now for _, part in parts)
     if parts and known:
-        derived = decode_peaks(peaks_from_candidates(backend, readings, AP, [month], parts, as_of=now))
+        derived = decode_peaks(peaks_from_candidates(backend, parts, AP, [month], as_of=now))
     else:
+        versions = store.scan_sql("readings", months={label}, current_at=now)
+        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_month_versions AS {versions}")
+        readings = backend.table("billing_month_versions")
         derived = decode_peaks(monthly_peaks(backend, readings, AP, [month], as_of=now))
     reported = _reported_peaks(backend, store, month)
     table = with_reported(AP, derived, reported)
@@ -176,27 +176,30 @@ def _month_peaks(
 
 def _file_candidates(
     backend: Any, store: MeterStore, folder: Path, files: list[Path], month: date, scans: Scans
-) -> list[pa.Table]:
-    """The peak candidates (:func:`~kwartier.billing.capacity.peak_candidates`, with their quarter spans)
-    of each store file of ``month``: kept in ``folder`` under the SHA-256 of the file's path, size and
-    modification time (committed store files never change in place), computed for the files without
-    them; kept candidates of files the store no longer lists (compacted away) are removed."""
+) -> list[tuple[Any, pa.Table]]:
+    """Per store file of ``month`` its rows (a view) and peak candidates
+    (:func:`~kwartier.billing.capacity.peak_candidates`, with their quarter spans): kept in ``folder``
+    under the SHA-256 of the file's path, size and modification time (committed store files never change
+    in place), computed for the files without them; kept candidates of files the store no longer lists
+    (compacted away) are removed."""
     folder.mkdir(parents=True, exist_ok=True)
     parts, names = [], set()
-    for path in files:
+    for number, path in enumerate(files):
         status = path.stat()
         identity = f"{path.relative_to(store.root)}:{status.st_size}:{status.st_mtime_ns}"
         name = f"{hashlib.sha256(identity.encode()).hexdigest()}.parquet"
         names.add(name)
+        view = f"billing_file_{number}"
+        source = f"SELECT * FROM read_parquet({_sql_path(path)}, hive_partitioning = false)"
+        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {view} AS {source}")
+        rows = backend.table(view)
         if (folder / name).exists():
-            parts.append(pq.read_table(folder / name))
+            parts.append((rows, pq.read_table(folder / name)))
             scans.kept += 1
             continue
-        source = f"SELECT * FROM read_parquet({_sql_path(path)}, hive_partitioning = false)"
-        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW billing_file AS {source}")
-        part = peak_candidates(backend, backend.table("billing_file"), AP, [month], spans=True)
+        part = peak_candidates(backend, rows, AP, [month], spans=True)
         _write_atomic(folder / name, part)
-        parts.append(part)
+        parts.append((rows, part))
         scans.scanned += 1
     for stale in folder.glob("*.parquet"):
         if stale.name not in names:
