@@ -49,8 +49,8 @@ def generate(access_points: int) -> tuple[list[Path], Path]:
     Per :data:`CHUNK` access points, ``month-NNN.parquet`` is what compaction leaves of a leaf of the
     month: the current versions, written by the store's own writer (sorted, its row groups; the history
     file is not read for current values), and ``correction-NNN.parquet`` a batch committed after it: one
-    access point in
-    :data:`CORRECTED_SHARE` gets one day re-delivered with other values, a second version of 96 quarters.
+    access point in :data:`CORRECTED_SHARE` gets one day re-delivered with other values, a second version
+    of 96 quarters.
     """
     folder = OUT / f"billing-{access_points}"
     done = folder / "done"
@@ -139,9 +139,7 @@ def candidates(backend: Any, files: list[Path]) -> list[tuple[Any, pa.Table]]:
     """Per file its rows and peak candidates, as ``kwartier billing-refresh`` keeps them."""
     parts = []
     for file in files:
-        view = f"bench_{file.stem.replace('-', '_')}"
-        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM read_parquet('{file}')")
-        rows = backend.table(view)
+        rows = backend.read_parquet(file)
         parts.append((rows, peak_candidates(backend, rows, "ap", [MONTH], spans=True)))
     return parts
 

@@ -184,15 +184,12 @@ def _file_candidates(
     (compacted away) are removed."""
     folder.mkdir(parents=True, exist_ok=True)
     parts, names = [], set()
-    for number, path in enumerate(files):
+    for path in files:
         status = path.stat()
         identity = f"{path.relative_to(store.root)}:{status.st_size}:{status.st_mtime_ns}"
         name = f"{hashlib.sha256(identity.encode()).hexdigest()}.parquet"
         names.add(name)
-        view = f"billing_file_{number}"
-        source = f"SELECT * FROM read_parquet({_sql_path(path)}, hive_partitioning = false)"
-        backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {view} AS {source}")
-        rows = backend.table(view)
+        rows = backend.read_parquet(path, hive_partitioning=False)  # the schema's columns, no month/bucket
         if (folder / name).exists():
             parts.append((rows, pq.read_table(folder / name)))
             scans.kept += 1
@@ -205,10 +202,6 @@ def _file_candidates(
         if stale.name not in names:
             stale.unlink(missing_ok=True)
     return parts
-
-
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _reported_peaks(backend: Any, store: MeterStore, month: date) -> pa.Table:
