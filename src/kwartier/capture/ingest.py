@@ -15,7 +15,9 @@ Rules (issue "Measurement data chain", §4):
 The head-end path streams in two passes through DuckDB so that a day of a million access points fits in a
 few GiB: pass 1 reads the CSV, checks every field and spreads the rows over the store's buckets in a
 scratch directory; pass 2 applies the row rules (:mod:`kwartier.validation.row_rules`, one Ibis
-expression) bucket by bucket, compares with the store, and writes the sorted Parquet files.
+expression) bucket by bucket, compares with the store, and writes the sorted Parquet files. Between the
+passes an access point is a number (``ap_id``, given in the order of the pseudonyms, so that sorting by it
+sorts by pseudonym): the 64-character pseudonym is written once, into the store.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from kwartier.domain.channels import ReadingStatus
 from kwartier.registry.context import access_point_context
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.registry.pseudonym_keys import register_pseudonym_key
+from kwartier.store import layout
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
 from kwartier.store.versions import current_readings_sql, timestamptz_literal
@@ -60,7 +63,6 @@ from kwartier.validation.row_rules import INJECTION_WITHOUT_PRODUCTION, KEY, app
 Progress = Callable[[str, int, int], None]
 QUARANTINE_BUCKET = -1
 GROUP_ROWS = 4_000_000
-READING_COLUMNS = ["ap", "channel", "tariff", "start", "minutes", "value", "source_status"]
 
 
 @dataclass
@@ -133,7 +135,9 @@ class Ingestor:
     # registry facts ---------------------------------------------------------------------------------
 
     def _load_facts(self) -> None:
-        """Table ``aps`` (ean, ap, bucket, capacity, has_production, known) of all registered points.
+        """Table ``aps`` (ean, ap, bucket, capacity, has_production, known, ean_key, ap_id) of all
+        registered points; ``ean_key`` is an 18-digit EAN as a number (the key the head-end rows are
+        joined on), ``ap_id`` the rank of the pseudonym (see :meth:`_number_access_points`).
 
         Validation is lenient across validity periods: the largest capacity an access point had in the
         last 400 days counts, and a production installation counts when one was registered at any time
@@ -151,13 +155,30 @@ class Ingestor:
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE aps AS
             SELECT c.ean, p.ap, {self._bucket_sql("p.ap")} AS bucket,
-                   max(c.capacity) AS capacity, bool_or(c.has_production) AS has_production, true AS known
+                   max(c.capacity) AS capacity, bool_or(c.has_production) AS has_production, true AS known,
+                   {self._ean_key_sql("c.ean")} AS ean_key, NULL::INTEGER AS ap_id
             FROM context_arrow c JOIN pseudonyms_arrow p USING (ean)
             GROUP BY c.ean, p.ap"""
         )
         self.con.unregister("context_arrow")
         self.con.unregister("pseudonyms_arrow")
+        self._number_access_points()
+        self.con.execute(
+            "CREATE OR REPLACE TEMP VIEW ap_facts AS SELECT ap_id AS ap, capacity, has_production FROM aps"
+        )
         self._facts_loaded = True
+
+    def _number_access_points(self) -> None:
+        """Give every row of ``aps`` its ``ap_id``: 1, 2, … in the order of the pseudonyms."""
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE aps AS SELECT * REPLACE "
+            "(CAST(row_number() OVER (ORDER BY ap) AS INTEGER) AS ap_id) FROM aps"
+        )
+
+    @staticmethod
+    def _ean_key_sql(column: str) -> str:
+        """SQL: the EAN as a number when it is 18 digits (distinct texts, distinct numbers), else NULL."""
+        return f"CASE WHEN regexp_full_match({column}, '[0-9]{{18}}') THEN CAST({column} AS UBIGINT) END"
 
     def _bucket_sql(self, column: str) -> str:
         return f"(('0x' || substr({column}, 1, 4))::INTEGER % {self.store.buckets})"
@@ -170,10 +191,11 @@ class Ingestor:
             return
         self.con.register("unknown_arrow", self.pseudonymiser.table(unknown))
         self.con.execute(
-            f"""INSERT INTO aps SELECT ean, ap, {self._bucket_sql("ap")}, NULL, NULL, false
-            FROM unknown_arrow"""
+            f"""INSERT INTO aps SELECT ean, ap, {self._bucket_sql("ap")}, NULL, NULL, false,
+                   {self._ean_key_sql("ean")}, NULL FROM unknown_arrow"""
         )
         self.con.unregister("unknown_arrow")
+        self._number_access_points()
 
     # entry point ------------------------------------------------------------------------------------
 
@@ -259,12 +281,13 @@ class Ingestor:
                        {quantity_sql("r.value", "r.unit")} AS quantity
                 FROM {source} r
             ), checked AS (
-                SELECT t.*, a.ap, a.bucket AS ap_bucket,
-                       CASE WHEN a.ap IS NULL THEN {ean_reason_sql("t.ean")} ELSE {reason} END AS reason
-                FROM typed t LEFT JOIN aps a ON a.ean = t.ean
+                SELECT t.*, a.ap_id, a.bucket AS ap_bucket,
+                       CASE WHEN a.ean IS DISTINCT FROM t.ean THEN {ean_reason_sql("t.ean")} ELSE {reason}
+                       END AS reason
+                FROM typed t LEFT JOIN aps a ON a.ean_key = TRY_CAST(t.ean AS UBIGINT)
             )
             SELECT CASE WHEN reason IS NULL THEN ap_bucket ELSE {QUARANTINE_BUCKET} END AS bucket,
-                   reason, CASE WHEN reason IS NULL THEN ap END AS ap, channel, tariff,
+                   reason, CASE WHEN reason IS NULL THEN ap_id END AS ap_id, channel, tariff,
                    start_utc AS start, TRY_CAST(minutes AS SMALLINT) AS minutes, quantity AS value,
                    status AS source_status, CASE WHEN reason IS NOT NULL THEN {raw} END AS raw
             FROM checked
@@ -339,7 +362,7 @@ class Ingestor:
         self.con.register("captured_arrow", result.readings)
         self.con.execute(
             f"""COPY (
-            SELECT a.bucket, a.ap, c.channel, c.tariff, c.start, c.minutes, c.value, c.source_status
+            SELECT a.bucket, a.ap_id, c.channel, c.tariff, c.start, c.minutes, c.value, c.source_status
             FROM captured_arrow c JOIN aps a ON a.ean = c.ean
             ) TO {sql_path(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
         )
@@ -362,16 +385,17 @@ class Ingestor:
     # validation and staging -------------------------------------------------------------------------
 
     def _rules_query(self) -> str:
-        """The row rules (one Ibis expression) compiled once to DuckDB SQL over ``captured`` and ``aps``."""
+        """The row rules (one Ibis expression) compiled once to DuckDB SQL over ``captured`` and
+        ``ap_facts`` (access points by ``ap_id``)."""
         if self._rules_sql is None:
             backend = ibis.duckdb.from_connection(self.con)
             self.con.execute(
                 "CREATE OR REPLACE TEMP VIEW captured AS SELECT "
-                "NULL::VARCHAR AS ap, NULL::VARCHAR AS channel, NULL::VARCHAR AS tariff, "
+                "NULL::INTEGER AS ap, NULL::VARCHAR AS channel, NULL::VARCHAR AS tariff, "
                 "NULL::TIMESTAMPTZ AS start, NULL::SMALLINT AS minutes, NULL::BIGINT AS value, "
                 "NULL::VARCHAR AS source_status WHERE false"
             )
-            expr = apply_row_rules(backend.table("captured"), backend.table("aps"))
+            expr = apply_row_rules(backend.table("captured"), backend.table("ap_facts"))
             self._rules_sql = str(ibis.to_sql(expr, dialect="duckdb"))
         return self._rules_sql
 
@@ -399,11 +423,13 @@ class Ingestor:
             sources = ", ".join(sql_path(work / "pass1" / f"bucket={b}" / "*.parquet") for b in group)
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW captured AS
-                SELECT ap, channel, tariff, start, minutes, value, source_status
+                SELECT ap_id AS ap, channel, tariff, start, minutes, value, source_status
                 FROM read_parquet([{sources}])"""
             )
-            captured_rows = self._scalar("SELECT count(*) FROM captured")
-            existing = self._existing_readings(set(group))
+            captured_rows, first, last = self.con.execute(
+                "SELECT count(*), min(start), max(start) FROM captured"
+            ).fetchall()[0]
+            existing = self._existing_readings(set(group), first, last)
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE outcome AS
                 WITH validated AS ({rules}), current AS ({existing})
@@ -416,30 +442,26 @@ class Ingestor:
                     ELSE 'changed' END AS outcome
                 FROM validated v LEFT JOIN current c USING ({", ".join(KEY)})"""
             )
-            counts = dict(
-                self.con.execute(
-                    f"""SELECT 'rows', count(*) FROM outcome
-                    UNION ALL SELECT 'same', count(*) FROM outcome WHERE outcome = 'same'
-                    UNION ALL SELECT 'changed', count(*) FROM outcome WHERE outcome = 'changed'
-                    UNION ALL SELECT 'rejected', count(*) FROM outcome
-                        WHERE status = '{ReadingStatus.REJECTED.value}'
-                    UNION ALL SELECT 'flagged', count(*) FROM outcome
-                        WHERE rule = '{INJECTION_WITHOUT_PRODUCTION}' AND outcome <> 'same'"""
-                ).fetchall()
-            )
-            report.duplicate += captured_rows - counts["rows"] + counts["same"]
-            report.superseded += counts["changed"]
-            report.rejected += counts["rejected"]
-            report.flagged += counts["flagged"]
-            report.accepted += counts["rows"] - counts["same"] - counts["rejected"]
+            rows, same, changed, rejected, flagged = self.con.execute(
+                f"""SELECT count(*), count(*) FILTER (outcome = 'same'),
+                       count(*) FILTER (outcome = 'changed'),
+                       count(*) FILTER (status = '{ReadingStatus.REJECTED.value}'),
+                       count(*) FILTER (rule = '{INJECTION_WITHOUT_PRODUCTION}' AND outcome <> 'same')
+                FROM outcome"""
+            ).fetchall()[0]
+            report.duplicate += captured_rows - rows + same
+            report.superseded += changed
+            report.rejected += rejected
+            report.flagged += flagged
+            report.accepted += rows - same - rejected
             self.con.execute(
                 f"""COPY (
-                SELECT ap, channel, tariff, start, minutes, value, status, rule, method,
+                SELECT a.ap, o.channel, o.tariff, o.start, o.minutes, o.value, o.status, o.rule, o.method,
                        '{batch}' AS batch, {stamp} AS recorded_at,
-                       strftime(timezone('Europe/Brussels', start), '%Y-%m') AS month,
-                       {self._bucket_sql("ap")} AS bucket
-                FROM outcome WHERE outcome <> 'same'
-                ORDER BY ap, channel, tariff, start
+                       {layout.month_between_sql("o.start", first, last)} AS month, a.bucket
+                FROM outcome o JOIN aps a ON a.ap_id = o.ap
+                WHERE o.outcome <> 'same'
+                ORDER BY o.ap, o.channel, o.tariff, o.start
                 ) TO {target} (FORMAT parquet, PARTITION_BY (month, bucket), COMPRESSION zstd,
                     APPEND true)"""
             )
@@ -466,25 +488,18 @@ class Ingestor:
             rows_in_group += int(rows)
         return groups
 
-    def _existing_readings(self, buckets: set[int]) -> str:
-        """SQL of the current stored readings of ``buckets`` in the months and hours the batch touches."""
-        months = {
-            str(m[0])
-            for m in self.con.execute(
-                "SELECT DISTINCT strftime(timezone('Europe/Brussels', start), '%Y-%m') FROM captured"
-            ).fetchall()
-        }
-        window = self.con.execute("SELECT min(start), max(start) FROM captured").fetchall()[0]
-        source = self.store.scan_sql("readings", buckets=buckets, months=months)
-        if window is not None and window[0] is not None:
-            source = (
-                f"SELECT * FROM ({source}) AS stored WHERE start BETWEEN "
-                f"{timestamptz_literal(window[0])} AND {timestamptz_literal(window[1])}"
-            )
+    def _existing_readings(self, buckets: set[int], first: datetime, last: datetime) -> str:
+        """SQL of the current stored readings of ``buckets`` that start in [``first``, ``last``] (the
+        batch's intervals), their access point as ``ap_id``."""
+        months = layout.months_overlapping(first, last + timedelta(microseconds=1))
+        source = (
+            f"SELECT * FROM ({self.store.scan_sql('readings', buckets=buckets, months=months)}) AS stored "
+            f"WHERE start BETWEEN {timestamptz_literal(first)} AND {timestamptz_literal(last)}"
+        )
         return (
-            "SELECT ap, channel, tariff, start, minutes, value, status FROM ("
+            "SELECT a.ap_id AS ap, s.channel, s.tariff, s.start, s.minutes, s.value, s.status FROM ("
             + current_readings_sql(source, None)
-            + ")"
+            + ") AS s JOIN aps a ON a.ap = s.ap"
         )
 
     def _stage_registers(self, staged: Any, batch: str, stamp: str, report: BatchReport) -> None:

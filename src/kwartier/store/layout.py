@@ -143,6 +143,22 @@ def month_sql(ds: Dataset) -> str:
     return f"strftime({ds.time_column}, '%Y-%m')"
 
 
+def month_between_sql(column: str, first: dt.datetime, last: dt.datetime) -> str:
+    """DuckDB expression of the partition month ('YYYY-MM', Brussels) of the instant in ``column``, for
+    instants known to lie in [``first``, ``last``]: the same label as :func:`month_sql`, found by
+    comparing with the UTC instants where the months between begin instead of converting each row to
+    local time (a month begins at local midnight, which no Brussels clock change skips)."""
+    labels = sorted(months_overlapping(first, last + dt.timedelta(microseconds=1)))
+    branches = []
+    for earlier, label in itertools.pairwise(labels):
+        year, month = (int(part) for part in label.split("-"))
+        begins = dt.datetime(year, month, 1, tzinfo=BRUSSELS).astimezone(_UTC)
+        branches.append(f"WHEN {column} < TIMESTAMPTZ '{begins.isoformat()}' THEN '{earlier}'")
+    if not branches:
+        return f"'{labels[-1]}'"
+    return f"CASE {' '.join(branches)} ELSE '{labels[-1]}' END"
+
+
 def bucket_sql(buckets: int) -> str:
     """DuckDB expression of :func:`~kwartier.store.pseudonym.bucket_of` of the row's ``ap``."""
     return f"(('0x' || substr({AP}, 1, {BUCKET_PREFIX_CHARS}))::INTEGER % {int(buckets)})"
