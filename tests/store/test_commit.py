@@ -14,6 +14,7 @@ import pytest
 
 from kwartier.store import layout
 from kwartier.store.manifest import BatchManifest
+from kwartier.store.pseudonym import bucket_of
 from kwartier.store.store import BatchAlreadyCommitted, BatchInProgress, MeterStore, StagingError, StoreError
 
 from .conftest import T0, commit_table, quarters, readings
@@ -197,6 +198,28 @@ def test_staged_rows_outside_their_leaf_or_batch_are_refused(
     with pytest.raises(StagingError):
         _stage_duckdb(store, "d2", select)
     assert not store.has_batch("d2"), reason
+    assert store.files("readings") == []
+
+
+def test_a_staged_null_key_is_refused(store: MeterStore) -> None:
+    select = _SELECT.format(
+        batch="'d3'", month=layout.month_sql(layout.READINGS), bucket=layout.bucket_sql(store.buckets)
+    ).replace("'night' AS tariff", "CASE WHEN ap LIKE 'f%' THEN NULL ELSE 'night' END AS tariff")
+    with pytest.raises(StagingError, match="null"):
+        _stage_duckdb(store, "d3", select)
+    assert store.files("readings") == []
+
+
+def test_a_staged_file_without_statistics_is_refused(store: MeterStore, aps: list[str]) -> None:
+    table = readings(aps[:1], quarters(T0, 4), batch="s1", recorded_at=T0)
+    month, bucket = layout.month_of_instant(T0), bucket_of(aps[0], store.buckets)
+    staged = store.stage("s1")
+    leaf = staged.dir("readings") / layout.leaf_dir("readings", month, bucket, store.buckets).split("/", 1)[1]
+    leaf.mkdir(parents=True)
+    pq.write_table(table, leaf / "x.parquet", write_statistics=False)
+    with pytest.raises(StagingError, match="statistics"):
+        store.commit(staged, {})
+    staged.abort()
     assert store.files("readings") == []
 
 

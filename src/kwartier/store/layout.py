@@ -136,11 +136,18 @@ def parse_leaf(file: Path) -> tuple[str, int]:
     return month_match.group(1), int(bucket_match.group(1))
 
 
-def month_sql(ds: Dataset) -> str:
-    """DuckDB expression of the partition month ('YYYY-MM', Brussels) of a row of ``ds``."""
+def month_sql(ds: Dataset, value: str | None = None) -> str:
+    """DuckDB expression of the partition month ('YYYY-MM', Brussels) of a row of ``ds``, or of
+    ``value``: an SQL expression of the time column's type (or text that casts to it)."""
+    column = ds.time_column if value is None else f"CAST({value} AS {time_type_sql(ds)})"
     if pa.types.is_timestamp(ds.schema.field(ds.time_column).type):
-        return f"strftime(timezone('Europe/Brussels', {ds.time_column}), '%Y-%m')"
-    return f"strftime({ds.time_column}, '%Y-%m')"
+        return f"strftime(timezone('Europe/Brussels', {column}), '%Y-%m')"
+    return f"strftime({column}, '%Y-%m')"
+
+
+def time_type_sql(ds: Dataset) -> str:
+    """DuckDB type of the time column of ``ds``: TIMESTAMPTZ (an instant) or DATE (a day or month)."""
+    return "TIMESTAMPTZ" if pa.types.is_timestamp(ds.schema.field(ds.time_column).type) else "DATE"
 
 
 def month_between_sql(column: str, first: dt.datetime, last: dt.datetime) -> str:

@@ -697,31 +697,45 @@ class MeterStore:
 def _check_rows(
     batch: str, ds: layout.Dataset, files: list[tuple[Path, str, int, int]], buckets: int
 ) -> None:
-    """Raise ``StagingError`` when a staged row lies outside its leaf, has another batch, or a null key."""
+    """Raise ``StagingError`` when a staged row lies outside its leaf, has another batch, or a null key.
+
+    Month, batch and nulls are read from the statistics of every row group, which a staged file must
+    carry (a missing statistic counts as a breach): the smallest and the largest value of the time
+    column in the leaf's month (so every value is), the smallest and the largest ``batch`` equal to the
+    batch, no null in a required column. The bucket is checked on each file's distinct access points.
+    """
     leaves = ", ".join(f"({_sql_string(str(p))}, {_sql_string(m)}, {b})" for p, m, b, _ in files)
-    nulls = [f"{f.name} IS NULL" for f in ds.schema if not f.nullable]
-    wrong = " OR ".join(
-        [
-            f"{layout.month_sql(ds)} <> leaf.leaf_month",
-            f"{layout.bucket_sql(buckets)} <> leaf.leaf_bucket",
-            f"batch <> {_sql_string(batch)}",
-            *nulls,
-        ]
-    )
     listed = ", ".join(_sql_string(str(p)) for p, *_ in files)
+    required = ", ".join(_sql_string(f.name) for f in ds.schema if not f.nullable)
+    low, high = "coalesce(stats_min_value, stats_min)", "coalesce(stats_max_value, stats_max)"
+    leaf = f"(VALUES {leaves}) AS leaf(filename, leaf_month, leaf_bucket)"
     con = duckdb.connect()
     try:
         bad = con.sql(
-            f"SELECT staged.filename, count(*) FROM read_parquet([{listed}], filename = true, "
-            f"hive_partitioning = false) AS staged JOIN (VALUES {leaves}) AS leaf(filename, leaf_month, "
-            f"leaf_bucket) USING (filename) WHERE {wrong} GROUP BY ALL ORDER BY 1 LIMIT 3"
+            f"""SELECT file_name, path_in_schema, row_group_id
+            FROM parquet_metadata([{listed}]) AS stats JOIN {leaf} ON leaf.filename = stats.file_name
+            WHERE (path_in_schema = {_sql_string(ds.time_column)}
+                   AND ({layout.month_sql(ds, low)} IS DISTINCT FROM leaf_month
+                        OR {layout.month_sql(ds, high)} IS DISTINCT FROM leaf_month))
+               OR (path_in_schema = {_sql_string(BATCH)}
+                   AND ({low} IS DISTINCT FROM {_sql_string(batch)}
+                        OR {high} IS DISTINCT FROM {_sql_string(batch)}))
+               OR (path_in_schema IN ({required}) AND stats_null_count IS DISTINCT FROM 0)
+            ORDER BY ALL LIMIT 3"""
+        ).fetchall()
+        bad += con.sql(
+            f"""SELECT filename, {AP}, leaf_bucket FROM (
+                SELECT DISTINCT filename, {AP}
+                FROM read_parquet([{listed}], filename = true, hive_partitioning = false)
+            ) AS staged JOIN {leaf} USING (filename)
+            WHERE {layout.bucket_sql(buckets)} <> leaf_bucket ORDER BY ALL LIMIT 3"""
         ).fetchall()
     finally:
         con.close()
     if bad:
         raise StagingError(
             f"{ds.name}: rows outside their month/bucket, of another batch than {batch!r}, or with a null "
-            f"key: {bad}"
+            f"key (or a row group without statistics): {bad}"
         )
 
 
