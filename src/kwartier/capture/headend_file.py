@@ -34,7 +34,9 @@ def find_lines(path: Path, raws: list[str]) -> list[int]:
     """1-based line numbers of the rows whose text is ``raws`` (in that order; repeated texts advance).
 
     Used only when a check refused rows, so that the quarantine names their line: DuckDB reads the file
-    once more as whole lines, in order and in bounded memory, and keeps the lines that were refused.
+    once more as whole lines, in bounded memory and on every core (with ``preserve_insertion_order`` a
+    parallel scan keeps the file's order, so ``row_number() OVER ()`` is the line), and keeps the lines
+    that were refused.
     """
     if not raws:
         return []
@@ -46,7 +48,7 @@ def find_lines(path: Path, raws: list[str]) -> list[int]:
             f"""SELECT text, line FROM (
                 SELECT row_number() OVER () + 1 AS line, column0 AS text
                 FROM read_csv({sql_path(path)}, header = true, delim = '\x01', quote = '', escape = '',
-                              columns = {{'column0': 'VARCHAR'}}, parallel = false, auto_detect = false,
+                              columns = {{'column0': 'VARCHAR'}}, parallel = true, auto_detect = false,
                               strict_mode = false, null_padding = true)
             ) WHERE text IN (SELECT raw FROM wanted) ORDER BY line"""
         ).fetchall()
