@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from kwartier.registry.context import ACCESS_POINT_CONTEXT_BY_EAN, access_point_context
+from kwartier.registry.context import ACCESS_POINT_CONTEXT_BY_EAN, access_point_context, access_point_limits
 from kwartier.registry.installations import ProductionInstallation
 from kwartier.registry.master_data import load_master_data
 from kwartier.schema import ACCESS_POINT_CONTEXT, AP, EAN
@@ -105,3 +105,19 @@ def test_an_empty_registry_gives_an_empty_table(registry: sessionmaker[Session])
 def test_an_empty_range_is_refused(registry: sessionmaker[Session]) -> None:
     with registry() as session, pytest.raises(ValueError, match="empty range"):
         access_point_context(session, date(2026, 11, 1), date(2026, 11, 1))
+
+
+def test_limits_are_the_largest_capacity_and_any_production_of_the_context(
+    loaded: sessionmaker[Session],
+) -> None:
+    with loaded() as session:
+        limits = access_point_limits(session, *NOVEMBER)
+    expected: dict[object, tuple[float, bool]] = {}
+    for ean, _, _, _, capacity, production, _, _ in EXPECTED_NOVEMBER:
+        before = expected.get(ean, (0.0, False))
+        expected[ean] = (max(before[0], float(str(capacity))), before[1] or bool(production))
+    assert _rows(limits) == [
+        (ean, *facts) for ean, facts in sorted(expected.items(), key=lambda i: str(i[0]))
+    ]
+    assert (E1, 9.2, True) in _rows(limits)
+    assert (E2, 6.9, False) in _rows(limits)

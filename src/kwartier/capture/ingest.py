@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,7 @@ from kwartier.capture.result import CaptureResult
 from kwartier.catalogue import reconcile, record_committed
 from kwartier.config import Settings
 from kwartier.domain.channels import ReadingStatus
-from kwartier.registry.context import access_point_context
+from kwartier.registry.context import access_point_limits
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.registry.pseudonym_keys import register_pseudonym_key
 from kwartier.store import layout
@@ -147,20 +148,17 @@ class Ingestor:
             return
         today = datetime.now(UTC).date()
         with self.sessions() as session:
-            context = access_point_context(session, today - timedelta(days=400), today + timedelta(days=2))
-        eans = context.column("ean").to_pylist()
-        pseudonyms = self.pseudonymiser.table(eans)
-        self.con.register("context_arrow", context)
+            limits = access_point_limits(session, today - timedelta(days=400), today + timedelta(days=2))
+        pseudonyms = self.pseudonymiser.table(limits.column("ean").to_pylist())
+        self.con.register("limits_arrow", limits)
         self.con.register("pseudonyms_arrow", pseudonyms)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE aps AS
-            SELECT c.ean, p.ap, {self._bucket_sql("p.ap")} AS bucket,
-                   max(c.capacity) AS capacity, bool_or(c.has_production) AS has_production, true AS known,
-                   {self._ean_key_sql("c.ean")} AS ean_key, NULL::INTEGER AS ap_id
-            FROM context_arrow c JOIN pseudonyms_arrow p USING (ean)
-            GROUP BY c.ean, p.ap"""
+            SELECT c.ean, p.ap, {self._bucket_sql("p.ap")} AS bucket, c.capacity, c.has_production,
+                   true AS known, {self._ean_key_sql("c.ean")} AS ean_key, NULL::INTEGER AS ap_id
+            FROM limits_arrow c JOIN pseudonyms_arrow p USING (ean)"""
         )
-        self.con.unregister("context_arrow")
+        self.con.unregister("limits_arrow")
         self.con.unregister("pseudonyms_arrow")
         self._number_access_points()
         self.con.execute(
@@ -209,13 +207,15 @@ class Ingestor:
     ) -> BatchReport:
         """Ingest ``path`` as one batch and return its report (see the module doc for the rules)."""
         moment = (recorded_at or datetime.now(UTC)).astimezone(UTC)
-        batch = file_batch_id(path)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(file_batch_id, path)  # hashlib lets go of the GIL: overlaps the facts
+            self._load_facts()
+            batch = hashing.result()
         fmt = detect_format(path)
         report = BatchReport(batch, str(path), fmt.value, "committed", moment.isoformat())
         if self.store.has_batch(batch):
             report.status = "duplicate-batch"
             return report
-        self._load_facts()
         work = self.scratch / batch
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)

@@ -52,6 +52,15 @@ ACCESS_POINT_CONTEXT_BY_EAN: Final = pa.schema(
 )
 """``ACCESS_POINT_CONTEXT`` with the EAN in the first column instead of the pseudonym ``ap``."""
 
+ACCESS_POINT_LIMITS: Final = pa.schema(
+    [
+        ACCESS_POINT_CONTEXT_BY_EAN.field(EAN),
+        ACCESS_POINT_CONTEXT.field(CAPACITY),
+        ACCESS_POINT_CONTEXT.field(HAS_PRODUCTION),
+    ]
+)
+"""Per access point: the largest capacity and whether it had production, over a range of days."""
+
 _Day: TypeAlias = sa.ColumnElement[Any] | QueryableAttribute[Any]
 END_OF_TIME = date(9999, 12, 31)  # stands for an open end inside the query, never returned
 
@@ -151,7 +160,7 @@ def _production_periods() -> sa.Subquery:
     ).subquery("production")
 
 
-def context_query(day_from: date, day_to: date) -> sa.Executable:
+def context_query(day_from: date, day_to: date) -> sa.Select[*tuple[Any, ...]]:
     """The SQL of :func:`access_point_context` (one statement, ordered by EAN and start day)."""
     ap, mi, meter = AccessPoint, MeterInstallation, Meter
     regime, capacity = MeasurementRegime, ConnectionCapacity
@@ -231,3 +240,27 @@ def access_point_context(session: Session, day_from: date, day_to: date) -> pa.T
     if day_to <= day_from:
         raise ValueError(f"empty range [{day_from}, {day_to})")
     return fetch_arrow(session, context_query(day_from, day_to), ACCESS_POINT_CONTEXT_BY_EAN)
+
+
+def access_point_limits(session: Session, day_from: date, day_to: date) -> pa.Table:
+    """Per access point with a row in :func:`access_point_context` over [day_from, day_to): the largest
+    connection capacity of those rows and whether any of them has a production installation in service.
+
+    Schema :data:`ACCESS_POINT_LIMITS`, one row per EAN. These are the lenient facts the ingest checks
+    rows against (issue "Measurement data chain" §5: physical maximum, injection without production);
+    the registry groups them, so only one short row per access point is fetched.
+    """
+    if day_to <= day_from:
+        raise ValueError(f"empty range [{day_from}, {day_to})")
+    context = context_query(day_from, day_to).order_by(None).subquery()
+    any_production = sa.func.max(sa.case((context.c[HAS_PRODUCTION], 1), else_=0)) == 1
+    statement = (
+        sa.select(
+            context.c[EAN],
+            sa.func.max(context.c[CAPACITY]).label(CAPACITY),
+            sa.type_coerce(any_production, sa.Boolean).label(HAS_PRODUCTION),
+        )
+        .group_by(context.c[EAN])
+        .order_by(context.c[EAN])
+    )
+    return fetch_arrow(session, statement, ACCESS_POINT_LIMITS)
