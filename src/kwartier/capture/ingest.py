@@ -16,8 +16,9 @@ The head-end path streams in two passes through DuckDB so that a day of a millio
 few GiB: pass 1 reads the CSV, checks every field and spreads the rows over the store's buckets in a
 scratch directory; pass 2 applies the row rules (:mod:`kwartier.validation.row_rules`, one Ibis
 expression) bucket by bucket, compares with the store, and writes the sorted Parquet files. Between the
-passes an access point is a number (``ap_id``, given in the order of the pseudonyms, so that sorting by it
-sorts by pseudonym): the 64-character pseudonym is written once, into the store.
+passes an access point is a number (``ap_id``: its bucket and the rank of its pseudonym in the bucket, so
+that sorting by it sorts by bucket and pseudonym, and one bucket is one range): the pseudonym's text is
+written once, into the store.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from kwartier.validation.row_rules import INJECTION_WITHOUT_PRODUCTION, KEY, app
 Progress = Callable[[str, int, int], None]
 QUARANTINE_BUCKET = -1
 GROUP_ROWS = 4_000_000
+AP_ID_BUCKET_SHIFT = 32
 
 
 @dataclass
@@ -138,7 +140,7 @@ class Ingestor:
     def _load_facts(self) -> None:
         """Table ``aps`` (ean, ap, bucket, capacity, has_production, known, ean_key, ap_id) of all
         registered points; ``ean_key`` is an 18-digit EAN as a number (the key the head-end rows are
-        joined on), ``ap_id`` the rank of the pseudonym (see :meth:`_number_access_points`).
+        joined on), ``ap_id`` its number between the passes (see :meth:`_number_access_points`).
 
         Validation is lenient across validity periods: the largest capacity an access point had in the
         last 400 days counts, and a production installation counts when one was registered at any time
@@ -155,7 +157,7 @@ class Ingestor:
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE aps AS
             SELECT c.ean, p.ap, {self._bucket_sql("p.ap")} AS bucket, c.capacity, c.has_production,
-                   true AS known, {self._ean_key_sql("c.ean")} AS ean_key, NULL::INTEGER AS ap_id
+                   true AS known, {self._ean_key_sql("c.ean")} AS ean_key, NULL::BIGINT AS ap_id
             FROM limits_arrow c JOIN pseudonyms_arrow p USING (ean)"""
         )
         self.con.unregister("limits_arrow")
@@ -167,10 +169,11 @@ class Ingestor:
         self._facts_loaded = True
 
     def _number_access_points(self) -> None:
-        """Give every row of ``aps`` its ``ap_id``: 1, 2, … in the order of the pseudonyms."""
+        """Give every row of ``aps`` its ``ap_id``: bucket × 2³² + the rank of its pseudonym in the bucket,
+        so that sorting by it sorts by bucket and then by pseudonym, and its bucket is ``ap_id >> 32``."""
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE aps AS SELECT * REPLACE "
-            "(CAST(row_number() OVER (ORDER BY ap) AS INTEGER) AS ap_id) FROM aps"
+            f"CREATE OR REPLACE TEMP TABLE aps AS SELECT * REPLACE ((bucket::BIGINT << {AP_ID_BUCKET_SHIFT}) "
+            "+ row_number() OVER (PARTITION BY bucket ORDER BY ap) AS ap_id) FROM aps"
         )
 
     @staticmethod
@@ -408,7 +411,7 @@ class Ingestor:
             backend = ibis.duckdb.from_connection(self.con)
             self.con.execute(
                 "CREATE OR REPLACE TEMP VIEW captured AS SELECT "
-                "NULL::INTEGER AS ap, NULL::VARCHAR AS channel, NULL::VARCHAR AS tariff, "
+                "NULL::BIGINT AS ap, NULL::VARCHAR AS channel, NULL::VARCHAR AS tariff, "
                 "NULL::TIMESTAMPTZ AS start, NULL::SMALLINT AS minutes, NULL::BIGINT AS value, "
                 "NULL::VARCHAR AS source_status WHERE false"
             )
@@ -433,7 +436,6 @@ class Ingestor:
         groups = self._bucket_groups(work / "pass1")
         rules = self._rules_query()
         stamp = timestamptz_literal(moment)
-        target = sql_path(staged.dir("readings"))
         for done, group in enumerate(groups):
             if progress:
                 progress("validate", done, len(groups))
@@ -471,21 +473,37 @@ class Ingestor:
             report.rejected += rejected
             report.flagged += flagged
             report.accepted += rows - same - rejected
-            self.con.execute(
-                f"""COPY (
-                SELECT a.ap, o.channel, o.tariff, o.start, o.minutes, o.value, o.status, o.rule, o.method,
-                       '{batch}' AS batch, {stamp} AS recorded_at,
-                       {layout.month_between_sql("o.start", first, last)} AS month, a.bucket
-                FROM outcome o JOIN aps a ON a.ap_id = o.ap
-                WHERE o.outcome <> 'same'
-                ORDER BY o.ap, o.channel, o.tariff, o.start
-                ) TO {target} (FORMAT parquet, PARTITION_BY (month, bucket), COMPRESSION zstd,
-                    APPEND true)"""
-            )
+            self._write_leaves(staged, done, batch, stamp, first, last)
         if progress:
             progress("validate", len(groups), len(groups))
         self._stage_registers(staged, batch, stamp, report)
         self._stage_peaks(staged, batch, stamp, report)
+
+    def _write_leaves(
+        self, staged: Any, group: int, batch: str, stamp: str, first: datetime, last: datetime
+    ) -> None:
+        """Write the new and changed rows of ``outcome`` into staging: one sorted Parquet file per leaf
+        (month and bucket) the group touches. One plain ``COPY`` per leaf is about a third faster than
+        DuckDB's partitioned ``COPY`` of the whole group, and a bucket belongs to one group only."""
+        month = layout.month_between_sql("o.start", first, last)
+        leaves = self.con.execute(
+            f"SELECT DISTINCT {month}, o.ap >> {AP_ID_BUCKET_SHIFT} FROM outcome o "
+            "WHERE o.outcome <> 'same' ORDER BY ALL"
+        ).fetchall()
+        for label, bucket in leaves:
+            leaf = staged.path / layout.leaf_dir("readings", str(label), int(bucket), self.store.buckets)
+            leaf.mkdir(parents=True, exist_ok=True)
+            low, high = int(bucket) << AP_ID_BUCKET_SHIFT, (int(bucket) + 1) << AP_ID_BUCKET_SHIFT
+            self.con.execute(
+                f"""COPY (
+                SELECT a.ap, o.channel, o.tariff, o.start, o.minutes, o.value, o.status, o.rule, o.method,
+                       '{batch}' AS batch, {stamp} AS recorded_at
+                FROM outcome o JOIN aps a ON a.ap_id = o.ap
+                WHERE o.outcome <> 'same' AND o.ap >= {low} AND o.ap < {high} AND a.bucket = {int(bucket)}
+                    AND {month} = '{label}'
+                ORDER BY o.ap, o.channel, o.tariff, o.start
+                ) TO {sql_path(leaf / f"group-{group}.parquet")} (FORMAT parquet, COMPRESSION zstd)"""
+            )
 
     def _bucket_groups(self, pass1: Path) -> list[list[int]]:
         """The buckets pass 1 filled, grouped in order up to :data:`GROUP_ROWS` rows per group."""
