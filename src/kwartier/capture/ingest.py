@@ -156,8 +156,9 @@ class Ingestor:
         self.con.register("pseudonyms_arrow", pseudonyms)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE aps AS
-            SELECT c.ean, p.ap, {self._bucket_sql("p.ap")} AS bucket, c.capacity, c.has_production,
-                   true AS known, {self._ean_key_sql("c.ean")} AS ean_key, NULL::BIGINT AS ap_id
+            SELECT c.ean, p.ap, {layout.bucket_sql(self.store.buckets, "p.ap")} AS bucket, c.capacity,
+                   c.has_production, true AS known, {self._ean_key_sql("c.ean")} AS ean_key,
+                   NULL::BIGINT AS ap_id
             FROM limits_arrow c JOIN pseudonyms_arrow p USING (ean)"""
         )
         self.con.unregister("limits_arrow")
@@ -181,9 +182,6 @@ class Ingestor:
         """SQL: the EAN as a number when it is 18 digits (distinct texts, distinct numbers), else NULL."""
         return f"CASE WHEN regexp_full_match({column}, '[0-9]{{18}}') THEN CAST({column} AS UBIGINT) END"
 
-    def _bucket_sql(self, column: str) -> str:
-        return f"(('0x' || substr({column}, 1, 4))::INTEGER % {self.store.buckets})"
-
     def _add_unregistered(self, eans: list[str]) -> None:
         """Add EANs of a customer export that the registry does not know (no facts: rules V03/V04 skip)."""
         known = {row[0] for row in self.con.execute("SELECT ean FROM aps").fetchall()}
@@ -192,7 +190,7 @@ class Ingestor:
             return
         self.con.register("unknown_arrow", self.pseudonymiser.table(unknown))
         self.con.execute(
-            f"""INSERT INTO aps SELECT ean, ap, {self._bucket_sql("ap")}, NULL, NULL, false,
+            f"""INSERT INTO aps SELECT ean, ap, {layout.bucket_sql(self.store.buckets)}, NULL, NULL, false,
                    {self._ean_key_sql("ean")}, NULL FROM unknown_arrow"""
         )
         self.con.unregister("unknown_arrow")

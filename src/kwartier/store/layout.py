@@ -166,9 +166,10 @@ def month_between_sql(column: str, first: dt.datetime, last: dt.datetime) -> str
     return f"CASE {' '.join(branches)} ELSE '{labels[-1]}' END"
 
 
-def bucket_sql(buckets: int) -> str:
-    """DuckDB expression of :func:`~kwartier.store.pseudonym.bucket_of` of the row's ``ap``."""
-    return f"(('0x' || substr({AP}, 1, {BUCKET_PREFIX_CHARS}))::INTEGER % {int(buckets)})"
+def bucket_sql(buckets: int, column: str = AP) -> str:
+    """DuckDB expression of :func:`~kwartier.store.pseudonym.bucket_of` of the pseudonym in ``column``
+    (the row's ``ap`` by default)."""
+    return f"(('0x' || substr({column}, 1, {BUCKET_PREFIX_CHARS}))::INTEGER % {int(buckets)})"
 
 
 def partition_sql(ds: Dataset, buckets: int) -> str:
