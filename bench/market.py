@@ -126,7 +126,8 @@ def build_registry(url: str, access_points: int) -> None:
 def stream(access_points: int, messages: int) -> list[str]:
     """The stream of :func:`kwartier.market.stream.market_stream` over the benchmark's access points."""
     eans = [ean_of(n) for n in range(access_points)]
-    market = Market(eans, [True] * access_points, SUPPLIERS, BRP, DSO)
+    serials = [f"M{n}" for n in range(access_points)]
+    market = Market(eans, [True] * access_points, serials, SUPPLIERS, BRP, DSO)
     return market_stream(market, messages, START)
 
 

@@ -475,6 +475,7 @@ def demo(
         market = result.data_market
         print_json(
             {
+                "market": result.market.as_dict() if result.market else None,
                 "totals": result.totals(),
                 "quality": result.quality.as_dict(),
                 "sharing": sharing,
@@ -508,6 +509,8 @@ def demo(
             f"Billing data kept: monthly and billing peaks of {result.billing.access_point_months:,} "
             f"access-point months ({', '.join(result.billing.recomputed) or 'none changed'})."
         )
+    if result.market is not None:
+        _print_market(result.market)
     first, end = result.days[0], result.days[-1] + timedelta(days=1)
     master = result.simulation / "master"
     out.print(
@@ -519,12 +522,27 @@ def demo(
         f"  one access point:   kwartier export <EAN from {master / 'access_points.csv'}> "
         f"--from {first} --to {end} --granularity day\n"
         "  capacity tariff:    kwartier peaks --ean <EAN>\n"
+        "  supply market:      kwartier market state <EAN> --json; kwartier market blocked\n"
         f"  billing data:       kwartier billing <EAN> --from {first} --to {end}\n"
         "  batch catalogue:    kwartier store batches"
     )
     _print_data_market(result.data_market, settings.home, port)
     if serve_after:
         serve(port=port, home=settings.home)
+
+
+def _print_market(run: Any) -> None:
+    """One paragraph on the demo's supply-market stream (issue 3)."""
+    kinds = ", ".join(f"{count:,} {kind}" for kind, count in run.messages.items())
+    reasons = ", ".join(f"{count:,} {code}" for code, count in run.rejected.items()) or "none"
+    blocked = run.blocked
+    out.print(
+        f"Supply market: {sum(run.messages.values()):,} messages ({kinds}), {run.new:,} applied now; "
+        f"{run.accepted:,} accepted; rejected: {reasons}. {run.outbox:,} outbox messages to the parties; "
+        f"{run.advanced:,} access points advanced to the last moment; {blocked['blocked']:,} blocked "
+        f"({blocked['blocked_over_10_days']:,} over 10 days).",
+        soft_wrap=True,
+    )
 
 
 def _print_data_market(seed: Any, home: Path, port: int) -> None:

@@ -5,6 +5,9 @@ Deliveries are replayed in the order and at the moments the simulator gives them
 each file is ingested as received at its delivery moment, and after each delivery moment the market days
 that ended (and the gas days, which end at 06:00) are validated and their gaps estimated, as a DSO's
 nightly run would. Late and corrected data then supersede the estimates, which the quality report shows.
+After the last delivery: the energy community's settlement, the nightly compaction, the kept billing
+data, the data market's households and provider, and the supply market's stream of messages over the
+region's days (:mod:`kwartier.market.demo`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from kwartier.billing.billing_data import RefreshReport, refresh
 from kwartier.capture.ingest import BatchReport, ingestor
 from kwartier.config import Settings
 from kwartier.exposure.daily_totals import refresh_daily
+from kwartier.market.demo import MarketRun, run_market
+from kwartier.market.readings import StoreReadings
 from kwartier.quality.report import QualityReport
 from kwartier.quality.run import quality_report
 from kwartier.registry.database import open_registry, upgrade
@@ -50,6 +55,7 @@ class DemoResult:
     sharing: SettlementRun | None = None  # the demo community's settlement (issue 5)
     billing: RefreshReport | None = None  # the kept capacity-tariff peaks (issue 4)
     data_market: DataMarketSeed | None = None  # portal users, a provider and mandates (issue 6)
+    market: MarketRun | None = None  # the supply market's stream over the region's days (issue 3)
 
     def totals(self) -> dict[str, int]:
         """Sums over the ingested batches and the validation runs."""
@@ -98,9 +104,12 @@ def run_demo(settings: Settings, config: RegionConfig, progress: Progress | None
     result.billing = refresh(settings, moment=last_moment)
     refresh_daily(settings, moment=last_moment)  # the portal's and the API's daily values
     result.data_market = seed_data_market(settings, days, last_moment)
+    pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
+    readings = StoreReadings(MeterStore.open(settings.store_dir), pseudonymiser)
+    with open_registry(settings.registry_url)() as session:
+        result.market = run_market(session, simulation / "master", days[0], last_moment, readings)
     if result.sharing is not None and result.data_market is not None:  # members now have suppliers
         as_of = datetime.fromisoformat(result.sharing.summary["as_of"])
         with open_registry(settings.registry_url)() as session, session.begin():
-            pseudonymiser = Pseudonymiser.from_key_file(settings.pseudonym_key_file)
             publish_monthly(session, pseudonymiser, DEMO_GROUP, result.sharing.monthly, as_of, last_moment)
     return result

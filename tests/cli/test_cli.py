@@ -64,6 +64,10 @@ def test_demo_runs_end_to_end_and_reports_quality(tmp_path: Path) -> None:
         "ops@kwartier.demo",
     ]
     assert market["reads"] == 3 and market["consent_path"].startswith("/consent/kwc_")
+    supply = document["market"]  # the supply market's stream over the region's days
+    assert supply["messages"]["move_in"] > 0 and supply["new"] > 0
+    assert 0 < supply["accepted"] <= supply["new"] and supply["outbox"] > 0
     rerun = runner.invoke(app, args)  # replaying the same region changes nothing
     again = json.loads(rerun.stdout)
     assert again["totals"]["accepted"] == 0 and again["data_market"] is None
+    assert again["market"]["new"] == 0 and again["market"]["outbox"] == 0

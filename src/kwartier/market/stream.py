@@ -2,11 +2,17 @@
 
 Rules of the stream (rates chosen to look like a Flemish year, not taken from the seeds):
 - every electricity access point first gets a move-in of its occupant on the start day;
-- then, over ``days`` days in time order: supplier switches (42 %), move-outs (20 %) and move-ins of a
-  new occupant (20 %), regime changes asked by the customer (10 %, SMR3 only on remotely read meters),
-  PV registrations by the DSO notified 0–40 days earlier (5 %), and faulty messages (3 %): bad JSON, a
-  switch for the wrong customer, a retroactive switch;
-- customers are opaque references (``C<n>``, ``C<n>-<k>``), never names.
+- then, over ``days`` days in time order: supplier switches (42 %), move-outs (18 %) and move-ins of a
+  new occupant (20 %), ends of supply without a successor, 30–40 days ahead (2 %), regime changes asked
+  by the customer (8 %, SMR3 only on remotely read meters), the DSO's exchange of a classic meter for a
+  digital one, with its closing and opening indexes (2 %; a regime change where the meter is already read
+  remotely), PV registrations by the DSO notified 0–40 days earlier (5 %), and faulty messages (3 %):
+  bad JSON, a switch for the wrong customer, a retroactive switch;
+- a move on a meter that is not read remotely carries the index the customer read (day and night
+  registers growing by :data:`DAILY_WH` a day from a level per access point); on other meters the
+  register takes the remote reading;
+- customers are opaque references (``C<n>``, ``C<n>-<k>``), never names; a new meter's serial is the
+  old one with ``-D`` appended.
 """
 
 from __future__ import annotations
@@ -19,19 +25,23 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kwartier.market.codes import NOTICE_DAYS
 from kwartier.registry import master_files as mf
 from kwartier.registry.codes import MeterKind, PartyRole
 
 _REMOTE = {MeterKind.DIGITAL.value, MeterKind.AMR.value}
+DAILY_WH = {"offtake/day": 6_000, "offtake/night": 4_000}
+"""Daily growth of a classic meter's registers in the stream's move indexes [Wh]."""
 
 
 @dataclass(frozen=True)
 class Market:
-    """Who is in the market: electricity access points (with whether their meter is read remotely), the
-    suppliers, a balance responsible party and the DSO (GLN-13 codes)."""
+    """Who is in the market: electricity access points (with the serial of their meter and whether it is
+    read remotely), the suppliers, a balance responsible party and the DSO (GLN-13 codes)."""
 
     eans: Sequence[str]
     remote: Sequence[bool]
+    serials: Sequence[str]
     suppliers: Sequence[str]
     brp: str
     dso: str
@@ -47,9 +57,13 @@ def market_of(master_dir: Path) -> Market:
     ]
     meters = mf.read_meters(master_dir)
     installed = zip(
-        meters["valid_from"].to_pylist(), meters["ean"].to_pylist(), meters["kind"].to_pylist(), strict=True
+        meters["valid_from"].to_pylist(),
+        meters["ean"].to_pylist(),
+        meters["kind"].to_pylist(),
+        meters["serial"].to_pylist(),
+        strict=True,
     )
-    kinds = {ean: kind for _, ean, kind in sorted(installed)}  # the meter installed last
+    last = {ean: (kind, serial) for _, ean, kind, serial in sorted(installed)}  # the meter installed last
     roles = mf.read_party_roles(mf.read_parties(master_dir))
     by_role: dict[str, list[str]] = {}
     for code, role in zip(roles["code"].to_pylist(), roles["role"].to_pylist(), strict=True):
@@ -62,7 +76,12 @@ def market_of(master_dir: Path) -> Market:
             f"{master_dir}: a market needs electricity access points, a supplier, a BRP and a DSO"
         )
     return Market(
-        electricity, [kinds.get(ean) in _REMOTE for ean in electricity], suppliers, brps[0], dsos[0]
+        electricity,
+        [last.get(ean, ("", ""))[0] in _REMOTE for ean in electricity],
+        [last.get(ean, ("", ""))[1] for ean in electricity],
+        suppliers,
+        brps[0],
+        dsos[0],
     )
 
 
@@ -72,6 +91,8 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
     count = len(market.eans)
     occupant = [f"C{n}" for n in range(count)]
     supplier = [market.suppliers[n % len(market.suppliers)] for n in range(count)]
+    remote = list(market.remote)
+    serial = list(market.serials)
     lines: list[str] = []
 
     def add(type_: str, number: int, sender: str, received: datetime, **fields: Any) -> None:
@@ -86,6 +107,13 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
         }
         lines.append(json.dumps(document))
 
+    def index(number: int, day: date) -> dict[str, dict[str, int]]:
+        """The customer's reading for a move on day ``day``, where the meter is not read remotely."""
+        if remote[number]:
+            return {}
+        elapsed = (day - start).days
+        return {"index": {name: 10_000_000 + 997 * number + elapsed * wh for name, wh in DAILY_WH.items()}}
+
     first = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     for n in range(min(count, messages)):
         add(
@@ -96,6 +124,7 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
             customer=occupant[n],
             move_date=start.isoformat(),
             brp=market.brp,
+            **index(n, start),
         )
     rest = messages - len(lines)
     for i in range(rest):
@@ -141,9 +170,17 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
                 brp=market.brp,
             )
             supplier[n] = new
-        elif roll < 0.65:
-            add("move_out", n, supplier[n], received, customer=occupant[n], move_date=today.isoformat())
-        elif roll < 0.85:
+        elif roll < 0.63:
+            add(
+                "move_out",
+                n,
+                supplier[n],
+                received,
+                customer=occupant[n],
+                move_date=today.isoformat(),
+                **index(n, today),
+            )
+        elif roll < 0.83:
             occupant[n] = f"C{n}-{i}"
             supplier[n] = rng.choice(market.suppliers)
             add(
@@ -154,9 +191,27 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
                 customer=occupant[n],
                 move_date=today.isoformat(),
                 brp=market.brp,
+                **index(n, today),
             )
+        elif roll < 0.85:
+            end = today + timedelta(days=NOTICE_DAYS + rng.randint(1, 10))
+            add("end_of_supply", n, supplier[n], received, end_date=end.isoformat())
+        elif roll < 0.87 and not remote[n] and serial[n]:
+            add(
+                "meter_exchange",
+                n,
+                market.dso,
+                received,
+                exchange_date=today.isoformat(),
+                old_serial=serial[n],
+                closing_index=index(n, today)["index"],
+                new_serial=f"{serial[n]}-D",
+                new_kind=MeterKind.DIGITAL.value,
+                opening_index={"offtake/day": 0, "offtake/night": 0},
+            )
+            remote[n], serial[n] = True, f"{serial[n]}-D"
         elif roll < 0.95:
-            regime = rng.choice(["SMR1", "SMR3"]) if market.remote[n] else "SMR1"
+            regime = rng.choice(["SMR1", "SMR3"]) if remote[n] else "SMR1"
             add(
                 "regime_change_request",
                 n,
