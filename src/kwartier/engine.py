@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,20 @@ def connect(engine: EngineName, *, duckdb_connection: Any = None, spark_session:
         backend.raw_sql(f"SET temp_directory = '{spill}'")
         return backend
     return ibis.pyspark.connect(spark_session or local_spark_session())
+
+
+@contextmanager
+def without_optimizers(connection: Any, *names: str) -> Iterator[None]:
+    """Run a block on the DuckDB ``connection`` with its optimizers ``names`` disabled as well (see
+    ``duckdb_optimizers()``); the setting before is restored afterwards. Callers say why each one misleads
+    their query."""
+    before = connection.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
+    disabled = [name for name in before.split(",") if name] + [n for n in names if n not in before.split(",")]
+    connection.execute(f"SET disabled_optimizers = '{','.join(disabled)}'")
+    try:
+        yield
+    finally:
+        connection.execute(f"SET disabled_optimizers = '{before}'")
 
 
 def local_spark_session() -> Any:

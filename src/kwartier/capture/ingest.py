@@ -53,6 +53,7 @@ from kwartier.capture.result import CaptureResult
 from kwartier.catalogue import reconcile, record_committed
 from kwartier.config import Settings
 from kwartier.domain.channels import ReadingStatus
+from kwartier.engine import without_optimizers
 from kwartier.registry.context import access_point_limits
 from kwartier.registry.database import open_registry, upgrade
 from kwartier.registry.pseudonym_keys import register_pseudonym_key
@@ -306,11 +307,8 @@ class Ingestor:
         of 200,000 access points: 18.6 million rows held in memory) and probe it with the access points.
         Without it the join keeps its written order: the file probes a table of the access points.
         """
-        self.con.execute("SET disabled_optimizers = 'build_side_probe_side'")
-        try:
+        with without_optimizers(self.con, "build_side_probe_side"):
             yield
-        finally:
-            self.con.execute("RESET disabled_optimizers")
 
     def _quarantined_rows(self, path: Path, work: Path, rejects: str) -> list[Rejection]:
         """Rejections of pass 1 of an interval file (rows that broke a check sit in the quarantine bucket)."""
