@@ -171,7 +171,7 @@ def peaks_from_candidates(
     subset = pieces[0].union(*pieces[1:]) if len(pieces) > 1 else pieces[0]
 
     def summed_per_quarter(bound: tuple[int, int, int]) -> ir.Table:
-        rows = _current(backend.name, _quarter_rows(backend.name, subset, key, bound, as_of), key)
+        rows = _current(_quarter_rows(backend.name, subset, key, bound, as_of), key)
         per_quarter = rows.group_by(key, QUARTER).aggregate(
             energy_wh=rows.energy_wh.sum(),
             estimated=rows.estimated.max(),
@@ -298,37 +298,29 @@ def _one_aggregation(backend: Any) -> Iterator[None]:
         yield
 
 
-def _current(engine: str, rows: ir.Table, key: str) -> ir.Table:
+def _current(rows: ir.Table, key: str) -> ir.Table:
     """The current version of each value of ``rows`` (:func:`_quarter_rows`): per key, register and
-    quarter the energy and estimated flag of the version with the latest ``data_as_of`` (recording), on
-    equal recordings the greatest batch — the rule of :mod:`kwartier.store.versions`, here for the few
-    keys of stage 2 on any engine — and that recording.
+    quarter the latest ``data_as_of`` (recording), on equal recordings the greatest batch — the rule of
+    :mod:`kwartier.store.versions`, here for the few keys of stage 2 on any engine.
 
-    One aggregation with an arg max over the pair (recording, batch), not a window: a version is unique
-    per pair, so the choice is exact. On DuckDB its ``arg_max`` (Ibis writes an ordered ``FIRST``, which
-    sorts); elsewhere Ibis's ``argmax`` (Spark: ``max_by``)."""
+    One window per key, not per value: a key's rows ordered by register, quarter, then newest version
+    first, and a row kept when its register or quarter differs from the row before it. A window
+    partitioned by key, register and quarter took 30 s for the 15 million rows of the 5,000 corrected
+    access points of a million (a partition per value); this one 11.6 s. (An aggregation with DuckDB's
+    ``arg_max`` over the pair recording, batch ran out of the 4 GB memory limit there.)"""
     if DATA_AS_OF not in rows.columns:
         return rows
-    version = (
-        ibis.struct({DATA_AS_OF: rows[DATA_AS_OF], BATCH: rows[BATCH]})
-        if BATCH in rows.columns
-        else rows[DATA_AS_OF]
+    newest = [ibis.desc(rows[DATA_AS_OF]), *([ibis.desc(rows[BATCH])] if BATCH in rows.columns else [])]
+    window = ibis.window(group_by=rows[key], order_by=[rows[TARIFF], rows[QUARTER], *newest])
+    before = rows.mutate(
+        previous_tariff=rows[TARIFF].lag().over(window), previous_quarter=rows[QUARTER].lag().over(window)
     )
-
-    def latest(column: ir.Column) -> ir.Scalar:
-        return _arg_max(column, version) if engine == "duckdb" else column.argmax(version)
-
-    return rows.group_by(key, TARIFF, QUARTER).aggregate(
-        energy_wh=latest(rows.energy_wh),
-        estimated=latest(rows.estimated),
-        **{DATA_AS_OF: rows[DATA_AS_OF].max()},
+    first = (
+        before.previous_quarter.isnull()
+        | (before.previous_quarter != before[QUARTER])
+        | (before.previous_tariff != before[TARIFF])
     )
-
-
-@ibis.udf.agg.builtin(name="arg_max")  # type: ignore[untyped-decorator]
-def _arg_max(value: int, order) -> int:  # type: ignore[empty-body, no-untyped-def]
-    """DuckDB: ``value`` of the row with the greatest ``order`` (any ordered type: unannotated, as Ibis
-    takes no type for "any")."""
+    return before.filter(first).drop("previous_tariff", "previous_quarter")
 
 
 def _instant(quarter: int) -> datetime:
