@@ -114,18 +114,23 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
         elapsed = (day - start).days
         return {"index": {name: 10_000_000 + 997 * number + elapsed * wh for name, wh in DAILY_WH.items()}}
 
+    def move(type_: str, number: int, received: datetime, **fields: Any) -> None:
+        """A move-in or move-out of the access point's occupant on the day received, by its supplier."""
+        day = received.date()
+        add(
+            type_,
+            number,
+            supplier[number],
+            received,
+            customer=occupant[number],
+            move_date=day.isoformat(),
+            **fields,
+            **index(number, day),
+        )
+
     first = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     for n in range(min(count, messages)):
-        add(
-            "move_in",
-            n,
-            supplier[n],
-            first + timedelta(seconds=n % 3600),
-            customer=occupant[n],
-            move_date=start.isoformat(),
-            brp=market.brp,
-            **index(n, start),
-        )
+        move("move_in", n, first + timedelta(seconds=n % 3600), brp=market.brp)
     rest = messages - len(lines)
     for i in range(rest):
         received = first + timedelta(days=1, seconds=int(i * days * 86_400 / max(rest, 1)))
@@ -171,28 +176,11 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
             )
             supplier[n] = new
         elif roll < 0.63:
-            add(
-                "move_out",
-                n,
-                supplier[n],
-                received,
-                customer=occupant[n],
-                move_date=today.isoformat(),
-                **index(n, today),
-            )
+            move("move_out", n, received)
         elif roll < 0.83:
             occupant[n] = f"C{n}-{i}"
             supplier[n] = rng.choice(market.suppliers)
-            add(
-                "move_in",
-                n,
-                supplier[n],
-                received,
-                customer=occupant[n],
-                move_date=today.isoformat(),
-                brp=market.brp,
-                **index(n, today),
-            )
+            move("move_in", n, received, brp=market.brp)
         elif roll < 0.85:
             end = today + timedelta(days=NOTICE_DAYS + rng.randint(1, 10))
             add("end_of_supply", n, supplier[n], received, end_date=end.isoformat())
@@ -207,7 +195,7 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
                 closing_index=index(n, today)["index"],
                 new_serial=f"{serial[n]}-D",
                 new_kind=MeterKind.DIGITAL.value,
-                opening_index={"offtake/day": 0, "offtake/night": 0},
+                opening_index=dict.fromkeys(DAILY_WH, 0),
             )
             remote[n], serial[n] = True, f"{serial[n]}-D"
         elif roll < 0.95:
