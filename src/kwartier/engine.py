@@ -45,7 +45,8 @@ def without_optimizers(connection: Any, *names: str) -> Iterator[None]:
     ``duckdb_optimizers()``); the setting before is restored afterwards. Callers say why each one misleads
     their query."""
     before = connection.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
-    disabled = [name for name in before.split(",") if name] + [n for n in names if n not in before.split(",")]
+    current = [name for name in before.split(",") if name]
+    disabled = current + [name for name in names if name not in current]
     connection.execute(f"SET disabled_optimizers = '{','.join(disabled)}'")
     try:
         yield

@@ -290,7 +290,7 @@ def _one_aggregation(backend: Any) -> Iterator[None]:
     """Run the peaks' aggregations as one aggregation each. On a large input DuckDB's
     ``partitioned_execution`` optimizer splits an aggregation grouped by the key into a union of
     aggregations over ranges of the key, each scanning the input again: stage 1 on one month file of
-    15,625 access points took 2.7–2.9 s so, against 0.95–1.0 s as one aggregation."""
+    15,625 access points took 2.7–2.9 s that way, against 0.95–1.0 s as one aggregation."""
     if backend.name != "duckdb":
         yield
         return

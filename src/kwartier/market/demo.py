@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -59,15 +59,7 @@ class MarketRun:
 
     def as_dict(self) -> dict[str, Any]:
         """The run as JSON-ready values."""
-        return {
-            "messages": self.messages,
-            "new": self.new,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "outbox": self.outbox,
-            "advanced": self.advanced,
-            "blocked": self.blocked,
-        }
+        return asdict(self)
 
 
 def run_market(
@@ -101,9 +93,9 @@ def run_market(
     )
     first = datetime.combine(start, FIRST_RECEIVED, tzinfo=now.tzinfo)
     span = (now - first) // timedelta(days=1) - 1  # whole days after the first, all before ``now``
-    later = round(len(free) * max(span, 0) * MESSAGES_PER_ACCESS_POINT_DAY) if span > 0 else 0
+    later = round(len(free) * span * MESSAGES_PER_ACCESS_POINT_DAY) if span > 0 else 0
     texts = market_stream(market, len(free) + later, start, max(span, 1), STREAM_SEED) if free else []
-    before = _count(session, OutboxMessage), _count(session, InboxMessage)
+    outbox_before, inbox_before = _count(session, OutboxMessage), _count(session, InboxMessage)
     answers = service.apply_messages(session, texts, readings)
     advanced = service.tick(session, now, readings)
     types: Counter[str] = Counter()
@@ -112,10 +104,10 @@ def run_market(
     rejected = Counter(str(answer["code"]) for answer in answers if not answer.get("accepted"))
     return MarketRun(
         messages=dict(sorted(types.items())),
-        new=_count(session, InboxMessage) - before[1],
+        new=_count(session, InboxMessage) - inbox_before,
         accepted=sum(bool(answer.get("accepted")) for answer in answers),
         rejected=dict(rejected.most_common()),
-        outbox=_count(session, OutboxMessage) - before[0],
+        outbox=_count(session, OutboxMessage) - outbox_before,
         advanced=advanced,
         blocked=blocked_report(service.attention_periods(session), now),
     )
