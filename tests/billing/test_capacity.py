@@ -236,3 +236,57 @@ def _stored(versions: list[tuple[str, int, str, int, str, int, str]], recorded: 
         ],
         schema=STORED_READINGS,
     )
+
+
+deliveries = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "C"]),
+        st.integers(min_value=0, max_value=40),  # first quarter after BOUNDARY
+        st.integers(min_value=1, max_value=20),  # quarters delivered
+        st.integers(min_value=0, max_value=10**6),  # seed of the values
+        st.booleans(),  # the day register (else the night register)
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(deliveries, st.lists(st.integers(min_value=0, max_value=2), min_size=8, max_size=8))
+def test_corrections_over_part_of_a_file_are_resolved_in_their_doubtful_range(
+    delivered: list[tuple[str, int, int, int, bool]], file_of_delivery: list[int]
+) -> None:
+    """Batches that each deliver a run of quarters of one access point, one version per quarter, later
+    batches correcting part of earlier ones, spread over up to three files: only the quarters two files
+    share are resolved per quarter (:func:`_combined`'s doubtful range); the peaks equal those of the
+    current values chosen by the store's rule."""
+    recorded = datetime(2026, 11, 2, tzinfo=UTC)
+    rows, file_of_row = [], []
+    for n, (ap, first, count, seed, day) in enumerate(delivered):
+        for quarter in range(first, first + count):
+            rows.append(
+                (
+                    ap,
+                    quarter,
+                    "day" if day else "night",
+                    (seed * (quarter + 7)) % 3_001,
+                    "measured",
+                    n,
+                    f"b{n}",
+                )
+            )
+            file_of_row.append(file_of_delivery[n])
+    unique = {}
+    for index, row in enumerate(rows):  # a file keeps one version per access point, register and quarter
+        unique[(file_of_row[index], row[0], row[1], row[2])] = index
+    kept = sorted(unique.values())
+    table = _stored([rows[i] for i in kept], recorded)
+    files = pa.array([file_of_row[i] for i in kept])
+    months = [date(2026, 10, 1), date(2026, 11, 1)]
+    pieces = [load(BACKEND, table.filter(pc.equal(files, n))) for n in range(3)]
+    parts = [(part, peak_candidates(BACKEND, part, "ap", months, spans=True)) for part in pieces]
+    got = decode_peaks(peaks_from_candidates(BACKEND, parts, "ap", months))
+    current = current_readings_arrow(table, None)
+    expected = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, current), "ap", months))
+    order = [("ap", "ascending"), ("month_index", "ascending")]
+    assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()
