@@ -12,15 +12,17 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from kwartier.domain.ean import with_check_digit
 from kwartier.market import messages as m
 from kwartier.market import service
-from kwartier.market.codes import Attribute
+from kwartier.market.codes import NOTICE_DAYS, Attribute, ProcessState
 from kwartier.market.demo import run_market
-from kwartier.market.stream import DAILY_WH, Market, market_of, market_stream
+from kwartier.market.stream import COOLING_OFF_DAYS, DAILY_WH, Market, market_of, market_stream
 from kwartier.registry.access_register import RegisterFact
+from kwartier.registry.market_processes import MarketProcess
 from tests.market.conftest import MASTER
 from tests.market.crash_apply import reading
-from tests.market.helpers import DSO, E1, E2, E3, STROOM
+from tests.market.helpers import DSO, E1, E2, E3, STROOM, VOLT, WATT
 
 START = date(2026, 1, 5)
 
@@ -35,8 +37,21 @@ def _documents(texts: list[str]) -> list[dict[str, object]]:
     return documents
 
 
+def _region(count: int) -> Market:
+    """A region of ``count`` access points, one in five on a classic meter, and three suppliers."""
+    eans = [with_check_digit(f"54144882{n:09d}") for n in range(count)]
+    return Market(
+        eans,
+        [n % 5 != 0 for n in range(count)],
+        [f"M{n}" for n in range(count)],
+        [STROOM, VOLT, WATT],
+        STROOM,
+        DSO,
+    )
+
+
 def test_the_stream_holds_every_process_and_parses() -> None:
-    texts = market_stream(market_of(MASTER), 3_000, START)
+    texts = market_stream(_region(500), 6_000, START)
     documents = _documents(texts)
     kinds = Counter(str(d["type"]) for d in documents)
     assert set(kinds) == {
@@ -47,6 +62,7 @@ def test_the_stream_holds_every_process_and_parses() -> None:
         "regime_change_request",
         "meter_exchange",
         "production_registration",
+        "cancel",
     }
     cut_off = [text for text in texts if text.endswith('"message_id": ')]
     assert cut_off and len(texts) - len(documents) == len(cut_off)  # the bad JSON is the cut-off line
@@ -114,3 +130,47 @@ def test_the_demo_market_leaves_placed_households_and_applies_nothing_twice(
         again = run_market(session, MASTER, START, now, reading)
     assert again.new == 0 and again.outbox == 0
     assert (again.messages, again.accepted, again.rejected) == (run.messages, run.accepted, run.rejected)
+
+
+def test_withdrawals_come_from_the_sender_before_the_process_takes_effect() -> None:
+    documents = _documents(market_stream(_region(2_000), 30_000, START))
+    by_id = {str(d["message_id"]): d for d in documents}
+    cancels = [d for d in documents if d["type"] == "cancel"]
+    withdrawn = Counter(str(by_id[str(c["process_id"])]["type"]) for c in cancels)
+    assert withdrawn["switch_request"] > 100 and withdrawn["end_of_supply"] > 10
+    assert set(withdrawn) == {"switch_request", "end_of_supply"}
+    for cancel in cancels:
+        process = by_id[str(cancel["process_id"])]
+        assert (cancel["ean"], cancel["sender"]) == (process["ean"], process["sender"])
+        requested = datetime.fromisoformat(str(process["received_at"]))
+        withdrawn_at = datetime.fromisoformat(str(cancel["received_at"]))
+        days = (withdrawn_at - requested).days
+        if process["type"] == "switch_request":
+            assert 1 <= days <= COOLING_OFF_DAYS
+            assert withdrawn_at.date() < date.fromisoformat(str(process["effective_date"]))
+        else:
+            assert 1 <= days <= NOTICE_DAYS
+        between = [
+            d
+            for d in documents
+            if d["ean"] == cancel["ean"]
+            and requested < datetime.fromisoformat(str(d["received_at"])) < withdrawn_at
+        ]
+        assert between == []
+
+
+def test_the_service_accepts_every_withdrawal_of_the_stream(market: sessionmaker[Session]) -> None:
+    texts = market_stream(market_of(MASTER), 200, START, days=3_000, seed=8)
+    cancels = [d for d in _documents(texts) if d["type"] == "cancel"]
+    assert len(cancels) == 4
+    with market() as session:
+        answers = {
+            a["message_id"]: a for a in service.apply_messages(session, texts, reading) if "message_id" in a
+        }
+        assert all(answers[str(c["message_id"])]["accepted"] for c in cancels)
+        states = session.scalars(
+            sa.select(MarketProcess.state).where(
+                MarketProcess.id.in_([str(c["process_id"]) for c in cancels])
+            )
+        ).all()
+    assert states == [ProcessState.CANCELLED] * len(cancels)

@@ -8,6 +8,12 @@ Rules of the stream (rates chosen to look like a Flemish year, not taken from th
   digital one, with its closing and opening indexes (2 %; a regime change where the meter is already read
   remotely), PV registrations by the DSO notified 0–40 days earlier (5 %), and faulty messages (3 %):
   bad JSON, a switch for the wrong customer, a retroactive switch;
+- withdrawals (``cancel``, by the process's sender, before its effective date): :data:`WITHDRAWN_SWITCHES`
+  of the switches within the customer's 14-day cooling-off period (the supplier then stays the one
+  before), and :data:`WITHDRAWN_ENDS` of the ends of supply within their notice period (the customer
+  settled), never of a process on an access point whose occupant moved out; a withdrawal falls due a
+  whole number of days after its request and is dropped where the access point got another message in
+  between;
 - a move on a meter that is not read remotely carries the index the customer read (day and night
   registers growing by :data:`DAILY_WH` a day from a level per access point); on other meters the
   register takes the remote reading;
@@ -17,6 +23,7 @@ Rules of the stream (rates chosen to look like a Flemish year, not taken from th
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
 from collections.abc import Sequence
@@ -32,6 +39,12 @@ from kwartier.registry.codes import MeterKind, PartyRole
 _REMOTE = {MeterKind.DIGITAL.value, MeterKind.AMR.value}
 DAILY_WH = {"offtake/day": 6_000, "offtake/night": 4_000}
 """Daily growth of a classic meter's registers in the stream's move indexes [Wh]."""
+WITHDRAWN_SWITCHES = 0.03
+"""Share of supplier switches the new supplier withdraws within the cooling-off period."""
+WITHDRAWN_ENDS = 0.10
+"""Share of ends of supply their supplier withdraws within the notice period."""
+COOLING_OFF_DAYS = 14
+"""A consumer's right of withdrawal from a distance contract [days] (Code of Economic Law art. VI.47)."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +101,18 @@ def market_of(master_dir: Path) -> Market:
 def market_stream(market: Market, messages: int, start: date, days: int = 360, seed: int = 7) -> list[str]:
     """``messages`` market messages (JSON lines, in time order) of the stream in the module docstring."""
     rng = random.Random(seed)
+    withdrawing = random.Random(seed + 1)  # its own draws, so the other messages stay as they were
     count = len(market.eans)
     occupant = [f"C{n}" for n in range(count)]
     supplier = [market.suppliers[n % len(market.suppliers)] for n in range(count)]
     remote = list(market.remote)
     serial = list(market.serials)
     lines: list[str] = []
+    latest = [-1] * count  # per access point the line of its latest message
+    vacant = [False] * count  # moved out, no new occupant yet: a switch is refused, so never withdrawn
+    withdrawals: list[tuple[datetime, int, int, str, str | None]] = []
+    """Planned withdrawals as a heap: (due, line of the process, access point, sender, supplier before a
+    switch)."""
 
     def add(type_: str, number: int, sender: str, received: datetime, **fields: Any) -> None:
         document = {
@@ -105,6 +124,7 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
             "ean": market.eans[number],
             **fields,
         }
+        latest[number] = len(lines)
         lines.append(json.dumps(document))
 
     def index(number: int, day: date) -> dict[str, dict[str, int]]:
@@ -128,16 +148,36 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
             **index(number, day),
         )
 
+    def withdraw(received: datetime, number: int, days: int, before: str | None) -> None:
+        """Plan the withdrawal of the process just added, by its sender, ``days`` days after
+        ``received``."""
+        due = received + timedelta(days=days)
+        heapq.heappush(withdrawals, (due, len(lines) - 1, number, supplier[number], before))
+
+    def withdrawals_due(moment: datetime) -> None:
+        """Add the planned withdrawals due by ``moment`` whose access point got no message since."""
+        while withdrawals and withdrawals[0][0] <= moment and len(lines) < messages:
+            due, line, number, sender, before = heapq.heappop(withdrawals)
+            if latest[number] != line:
+                continue
+            add("cancel", number, sender, due, process_id=f"sim-{seed}-{line}")
+            if before is not None:
+                supplier[number] = before
+
     first = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     for n in range(min(count, messages)):
         move("move_in", n, first + timedelta(seconds=n % 3600), brp=market.brp)
     rest = messages - len(lines)
     for i in range(rest):
         received = first + timedelta(days=1, seconds=int(i * days * 86_400 / max(rest, 1)))
+        withdrawals_due(received)
+        if len(lines) >= messages:
+            break
         today = received.date()
         n = rng.randrange(count)
         roll = rng.random()
-        ahead = (today + timedelta(days=rng.randint(1, 30))).isoformat()
+        lead = rng.randint(1, 30)
+        ahead = (today + timedelta(days=lead)).isoformat()
         if roll < 0.01:
             lines.append('{"type": "switch_request", "version": 1, "message_id": ')  # cut off
         elif roll < 0.02:
@@ -174,16 +214,22 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
                 effective_date=ahead,
                 brp=market.brp,
             )
-            supplier[n] = new
+            before, supplier[n] = supplier[n], new
+            if lead > 1 and not vacant[n] and withdrawing.random() < WITHDRAWN_SWITCHES:
+                withdraw(received, n, withdrawing.randint(1, min(COOLING_OFF_DAYS, lead - 1)), before)
         elif roll < 0.63:
             move("move_out", n, received)
+            vacant[n] = True
         elif roll < 0.83:
+            vacant[n] = False
             occupant[n] = f"C{n}-{i}"
             supplier[n] = rng.choice(market.suppliers)
             move("move_in", n, received, brp=market.brp)
         elif roll < 0.85:
             end = today + timedelta(days=NOTICE_DAYS + rng.randint(1, 10))
             add("end_of_supply", n, supplier[n], received, end_date=end.isoformat())
+            if not vacant[n] and withdrawing.random() < WITHDRAWN_ENDS:
+                withdraw(received, n, withdrawing.randint(1, NOTICE_DAYS), None)
         elif roll < 0.87 and not remote[n] and serial[n]:
             add(
                 "meter_exchange",
