@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -118,14 +120,16 @@ def refresh(
     root = billing_dir(settings)
     recomputed, current, rows = [], [], 0
     scans = Scans()
-    backend = connect(EngineName.DUCKDB)
     for month in wanted:
         version = data_version(store, month)
         folder = root / MONTHLY / f"month={month}"
         if (folder / _SOURCE).exists() and read_json(folder / _SOURCE).get("data_version") == version:
             current.append(month)
             continue
-        table = _month_peaks(backend, store, root / CANDIDATES / f"month={month}", _first(month), now, scans)
+        with month_backend() as backend:
+            table = _month_peaks(
+                backend, store, root / CANDIDATES / f"month={month}", _first(month), now, scans
+            )
         _write(
             folder,
             "peaks.parquet",
@@ -134,8 +138,27 @@ def refresh(
         )
         recomputed.append(month)
         rows += table.num_rows
-    billing_months = _refresh_billing(backend, root, recomputed, now)
+    billing_months = _refresh_billing(connect(EngineName.DUCKDB), root, recomputed, now)
     return RefreshReport(recomputed, current, billing_months, rows, scans.scanned, scans.kept)
+
+
+@contextmanager
+def month_backend() -> Iterator[Any]:
+    """A DuckDB backend for the peaks of one month, with Parquet footers cached
+    (``parquet_metadata_cache``), closed afterwards.
+
+    Each store file of the month is opened several times: to bind its view, to scan it for its peak
+    candidates, and again in stage 2. Parsing a footer of about 2,000 row groups takes about 50 ms, and
+    the cache saves all but the first: stage 1 at a million access points 0.99 → 0.88 s per file. It costs
+    about 22 MB of memory per such file (1.4 GB for the 64 files of a month of a million access points),
+    so it lives only as long as the month's backend: store files never change in place (a new batch or a
+    compaction writes new files), and DuckDB checks a file's modification time before using its entry."""
+    backend = connect(EngineName.DUCKDB)
+    backend.raw_sql("SET parquet_metadata_cache = true")
+    try:
+        yield backend
+    finally:
+        backend.disconnect()
 
 
 @dataclass
