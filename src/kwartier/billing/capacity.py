@@ -357,7 +357,8 @@ def _current_per_quarter(rows: ir.Table, key: str) -> ir.Table:
 
     The current version of a value is the rule of :mod:`kwartier.store.versions`: the latest recording,
     on equal recordings the greatest batch. The rows' distinct versions (recording, batch: in the store
-    one per batch, few) are numbered densely in that order and joined back; then one aggregation per key
+    one per batch, few, never null as ``STORED_READINGS`` requires) are numbered densely in that order and
+    joined back; then one aggregation per key
     and quarter takes per register the MAX of an integer that orders by version first and carries the
     value: version × 2^41 + (energy + 2^39) × 2 + estimated. This is exact for |energy| < 2^38 Wh, which
     the ranked value of :func:`_per_month` requires too, and fewer than 2^22 versions (DuckDB raises an
