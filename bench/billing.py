@@ -145,6 +145,16 @@ def candidates(backend: Any, files: list[Path]) -> list[tuple[Any, pa.Table]]:
     return parts
 
 
+def combined_peaks(
+    backend: Any, kept: list[tuple[Any, pa.Table]], corrections: list[Path], history: Any
+) -> tuple[pa.Table, int]:
+    """The month's peaks from the ``kept`` parts and the correction files' candidates, and the number of
+    billing peaks."""
+    parts = kept + candidates(backend, corrections)
+    peaks = decode_peaks(peaks_from_candidates(backend, parts, "ap", [MONTH], as_of=AS_OF))
+    return peaks, billed(backend, peaks, history)
+
+
 def bench_duckdb(files: list[Path], history: Path) -> dict[str, Any]:
     """The month three ways, each on its own backend as ``kwartier billing-refresh`` opens one per month
     (:func:`~kwartier.billing.billing_data.month_backend`): one pass over every file; each file's
@@ -162,12 +172,7 @@ def bench_duckdb(files: list[Path], history: Path) -> dict[str, Any]:
         kept_history = backend.read_parquet(history)
         started = time.perf_counter()
         month_parts = candidates(backend, month_files)
-        combined = decode_peaks(
-            peaks_from_candidates(
-                backend, month_parts + candidates(backend, corrections), "ap", [MONTH], as_of=AS_OF
-            )
-        )
-        combined_billing = billed(backend, combined, kept_history)
+        combined, combined_billing = combined_peaks(backend, month_parts, corrections, kept_history)
         from_nothing = time.perf_counter() - started
     with month_backend() as backend:
         kept_history = backend.read_parquet(history)
@@ -176,12 +181,7 @@ def bench_duckdb(files: list[Path], history: Path) -> dict[str, Any]:
             (backend.read_parquet(file), part)
             for file, (_, part) in zip(month_files, month_parts, strict=True)
         ]
-        after = decode_peaks(
-            peaks_from_candidates(
-                backend, kept + candidates(backend, corrections), "ap", [MONTH], as_of=AS_OF
-            )
-        )
-        after_billing = billed(backend, after, kept_history)
+        after, after_billing = combined_peaks(backend, kept, corrections, kept_history)
         after_batch = time.perf_counter() - started
     order = [("ap", "ascending")]
     expected = peaks.sort_by(order)

@@ -248,8 +248,7 @@ def _combined(backend: Any, parts: list[pa.Table], key: str) -> tuple[pa.Table, 
         second_last=checked[LAST_QUARTER].max(where=checked.last_rank == 1),
     )
     per_key = to_arrow(per_key_month)
-    repeated = per_key.column("repeated")
-    months = per_key.filter(pc.or_(repeated, per_key.column("overlapping")))
+    months = per_key.filter(pc.or_(per_key.column("repeated"), per_key.column("overlapping")))
     every = months.column("repeated")
     ranges = pa.table(
         {
@@ -258,9 +257,10 @@ def _combined(backend: Any, parts: list[pa.Table], key: str) -> tuple[pa.Table, 
             _LAST_DOUBTFUL: pc.if_else(every, _EVERY_QUARTER, months.column("second_last")),
         }
     )
-    grouped = ranges.group_by(key).aggregate([(_FIRST_DOUBTFUL, "min"), (_LAST_DOUBTFUL, "max")])
-    doubtful = grouped.select([key, f"{_FIRST_DOUBTFUL}_min", f"{_LAST_DOUBTFUL}_max"]).rename_columns(
-        [key, _FIRST_DOUBTFUL, _LAST_DOUBTFUL]
+    doubtful = (
+        ranges.group_by(key)
+        .aggregate([(_FIRST_DOUBTFUL, "min"), (_LAST_DOUBTFUL, "max")])
+        .rename_columns({f"{_FIRST_DOUBTFUL}_min": _FIRST_DOUBTFUL, f"{_LAST_DOUBTFUL}_max": _LAST_DOUBTFUL})
     )
     kept = per_key.filter(pc.invert(pc.is_in(per_key.column(key), doubtful.column(key))))
     columns = [c for c in parts[0].column_names if c not in helpers]

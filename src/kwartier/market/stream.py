@@ -110,9 +110,8 @@ def market_stream(market: Market, messages: int, start: date, days: int = 360, s
     lines: list[str] = []
     latest = [-1] * count  # per access point the line of its latest message
     vacant = [False] * count  # moved out, no new occupant yet: a switch is refused, so never withdrawn
+    # planned withdrawals, a heap: (due, line of the process, access point, sender, supplier before)
     withdrawals: list[tuple[datetime, int, int, str, str | None]] = []
-    """Planned withdrawals as a heap: (due, line of the process, access point, sender, supplier before a
-    switch)."""
 
     def add(type_: str, number: int, sender: str, received: datetime, **fields: Any) -> None:
         document = {
