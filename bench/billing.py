@@ -137,11 +137,12 @@ def run_peaks(backend: Any, readings: Any, history: Any) -> tuple[pa.Table, int]
 
 
 def candidates(backend: Any, files: list[Path]) -> list[tuple[Any, pa.Table]]:
-    """Per file its rows and peak candidates, as ``kwartier billing-refresh`` keeps them."""
+    """Per file its rows and peak candidates, as ``kwartier billing-refresh`` keeps them: every file holds
+    one version per value (a compaction's current file, a batch's file)."""
     parts = []
     for file in files:
         rows = backend.read_parquet(file)
-        parts.append((rows, peak_candidates(backend, rows, "ap", [MONTH], spans=True)))
+        parts.append((rows, peak_candidates(backend, rows, "ap", [MONTH], spans=True, one_version=True)))
     return parts
 
 

@@ -241,40 +241,33 @@ def _stored(versions: list[tuple[str, int, str, int, str, int, str]], recorded: 
 deliveries = st.lists(
     st.tuples(
         st.sampled_from(["A", "B", "C"]),
-        st.integers(min_value=0, max_value=40),  # first quarter after BOUNDARY
-        st.integers(min_value=1, max_value=20),  # quarters delivered
+        st.integers(min_value=0, max_value=200),  # first quarter after BOUNDARY (Monday 07:00 local: 132)
+        st.integers(min_value=1, max_value=60),  # quarters delivered
         st.integers(min_value=0, max_value=10**6),  # seed of the values
-        st.booleans(),  # the day register (else the night register)
+        st.sampled_from(["day", "night", "clock"]),  # the register; "clock": the tariff clock's
     ),
     min_size=1,
     max_size=8,
 )
 
 
-@settings(max_examples=80, deadline=None)
-@given(deliveries, st.lists(st.integers(min_value=0, max_value=2), min_size=8, max_size=8))
+@settings(max_examples=120, deadline=None)
+@given(deliveries, st.lists(st.integers(min_value=0, max_value=2), min_size=8, max_size=8), st.booleans())
 def test_corrections_over_part_of_a_file_are_resolved_in_their_doubtful_range(
-    delivered: list[tuple[str, int, int, int, bool]], file_of_delivery: list[int]
+    delivered: list[tuple[str, int, int, int, str]], file_of_delivery: list[int], one_version: bool
 ) -> None:
     """Batches that each deliver a run of quarters of one access point, one version per quarter, later
     batches correcting part of earlier ones, spread over up to three files: only the quarters two files
     share are resolved per quarter (:func:`_combined`'s doubtful range); the peaks equal those of the
-    current values chosen by the store's rule."""
+    current values chosen by the store's rule. Each file holds one version per value, so the candidates
+    may also be computed with ``one_version`` (registers against the tariff clock)."""
     recorded = datetime(2026, 11, 2, tzinfo=UTC)
     rows, file_of_row = [], []
-    for n, (ap, first, count, seed, day) in enumerate(delivered):
+    for n, (ap, first, count, seed, register) in enumerate(delivered):
         for quarter in range(first, first + count):
-            rows.append(
-                (
-                    ap,
-                    quarter,
-                    "day" if day else "night",
-                    (seed * (quarter + 7)) % 3_001,
-                    "measured",
-                    n,
-                    f"b{n}",
-                )
-            )
+            start = BOUNDARY + timedelta(minutes=15 * quarter)
+            tariff = tariff_period(start).value if register == "clock" else register
+            rows.append((ap, quarter, tariff, (seed * (quarter + 7)) % 3_001, "measured", n, f"b{n}"))
             file_of_row.append(file_of_delivery[n])
     unique = {}
     for index, row in enumerate(rows):  # a file keeps one version per access point, register and quarter
@@ -284,9 +277,47 @@ def test_corrections_over_part_of_a_file_are_resolved_in_their_doubtful_range(
     files = pa.array([file_of_row[i] for i in kept])
     months = [date(2026, 10, 1), date(2026, 11, 1)]
     pieces = [load(BACKEND, table.filter(pc.equal(files, n))) for n in range(3)]
-    parts = [(part, peak_candidates(BACKEND, part, "ap", months, spans=True)) for part in pieces]
+    parts = [
+        (part, peak_candidates(BACKEND, part, "ap", months, spans=True, one_version=one_version))
+        for part in pieces
+    ]
     got = decode_peaks(peaks_from_candidates(BACKEND, parts, "ap", months))
     current = current_readings_arrow(table, None)
     expected = decode_peaks(monthly_peaks(BACKEND, load(BACKEND, current), "ap", months))
+    order = [("ap", "ascending"), ("month_index", "ascending")]
+    assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()
+
+
+def test_a_file_of_one_version_per_value_flags_only_quarters_that_may_hold_both_registers() -> None:
+    """With ``one_version``, an access point whose registers follow the tariff clock, or that has one
+    register only, has exact candidates; one with a day and a night value in one quarter is flagged."""
+    recorded = datetime(2026, 11, 2, tzinfo=UTC)
+    monday = range(120, 200)  # Monday 2 November 2026, 04:00–23:45 local: night, day from 07:00, night
+    rows = [
+        ("A", q, tariff_period(BOUNDARY + timedelta(minutes=15 * q)).value, 100 + q, "measured", 0, "b")
+        for q in monday
+    ]
+    rows += [("B", q, "day", 100 + q, "measured", 0, "b") for q in monday]
+    rows += [
+        ("C", q, tariff_period(BOUNDARY + timedelta(minutes=15 * q)).value, 100 + q, "measured", 0, "b")
+        for q in monday
+    ]
+    rows.append(("C", 150, "night", 7, "measured", 0, "b"))  # both registers in a day quarter
+    rows += [("D", q, "night", 100 + q, "measured", 0, "b") for q in monday if q % 2]
+    rows += [("D", q, "day", 100 + q, "measured", 0, "b") for q in monday if not q % 2]  # off the clock
+    table = load(BACKEND, _stored(rows, recorded))
+    months = [date(2026, 11, 1)]
+    fast = peak_candidates(BACKEND, table, "ap", months, one_version=True)
+    general = peak_candidates(BACKEND, table, "ap", months)
+    flagged = {row["ap"]: row["repeated"] for row in fast.to_pylist()}
+    assert flagged == {"A": False, "B": False, "C": True, "D": True}
+    assert {row["ap"]: row["repeated"] for row in general.to_pylist()} == {
+        "A": False,
+        "B": False,
+        "C": True,
+        "D": False,
+    }
+    got = decode_peaks(peaks_from_candidates(BACKEND, [(table, fast)], "ap", months))
+    expected = decode_peaks(monthly_peaks(BACKEND, table, "ap", months))
     order = [("ap", "ascending"), ("month_index", "ascending")]
     assert got.sort_by(order).to_pylist() == expected.sort_by(order).to_pylist()

@@ -3,6 +3,7 @@ query unchanged, crash-safe."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import duckdb
@@ -102,6 +103,25 @@ def test_compaction_puts_the_current_values_apart_from_their_history(
     # before the latest recording of the leaf the history can hold current values: it is read then
     assert store.files("readings", current_at=T1 + timedelta(days=2)) == current_files
     assert store.files("readings", current_at=T1 + timedelta(days=1)) == store.files("readings")
+
+
+def test_batches_and_current_files_hold_one_version_per_value_and_history_does_not(
+    store: MeterStore, aps: list[str]
+) -> None:
+    _fill(store, aps)  # three batches: one version per value in each
+    assert all(store.holds_one_version(path) for path in store.files("readings"))
+    store.compact("readings")
+    current = set(store.files("readings", current_at=EVERY_VERSION))
+    for reader in (store, MeterStore(store.root)):
+        assert {p: reader.holds_one_version(p) for p in reader.files("readings")} == {
+            p: p in current for p in store.files("readings")
+        }
+    # a compaction recorded before the versions were split: its output holds every version
+    for path in (store.root / "_compactions").glob("*.json"):
+        data = json.loads(path.read_text())
+        del data["split"]
+        path.write_text(json.dumps(data))
+    assert not any(MeterStore(store.root).holds_one_version(p) for p in store.files("readings"))
 
 
 def test_a_correction_after_compaction_is_merged_with_the_current_values(

@@ -64,6 +64,8 @@ CANDIDATES: Final = "candidates"
 COMPUTED_AT: Final = "computed_at"
 _SOURCE: Final = "source.json"
 STALE: Final = "stale"
+CANDIDATES_FORMAT: Final = 2
+"""Version of the kept peak candidates' columns (2: ``repeated`` instead of the distinct quarters)."""
 
 
 @dataclass(frozen=True)
@@ -201,15 +203,16 @@ def _file_candidates(
     backend: Any, store: MeterStore, folder: Path, files: list[Path], month: date, scans: Scans
 ) -> list[tuple[Any, pa.Table]]:
     """Per store file of ``month`` its rows (a view) and peak candidates
-    (:func:`~kwartier.billing.capacity.peak_candidates`, with their quarter spans): kept in ``folder``
-    under the SHA-256 of the file's path, size and modification time (committed store files never change
-    in place), computed for the files without them; kept candidates of files the store no longer lists
-    (compacted away) are removed."""
+    (:func:`~kwartier.billing.capacity.peak_candidates`, with their quarter spans, and with
+    ``one_version`` where the store says the file holds one version per value): kept in ``folder`` under
+    the SHA-256 of :data:`CANDIDATES_FORMAT` and the file's path, size and modification time (committed
+    store files never change in place), computed for the files without them; kept candidates of files the
+    store no longer lists (compacted away), or of another format, are removed."""
     folder.mkdir(parents=True, exist_ok=True)
     parts, names = [], set()
     for path in files:
         status = path.stat()
-        identity = f"{path.relative_to(store.root)}:{status.st_size}:{status.st_mtime_ns}"
+        identity = f"{CANDIDATES_FORMAT}:{path.relative_to(store.root)}:{status.st_size}:{status.st_mtime_ns}"
         name = f"{hashlib.sha256(identity.encode()).hexdigest()}.parquet"
         names.add(name)
         rows = backend.read_parquet(path, hive_partitioning=False)  # the schema's columns, no month/bucket
@@ -217,7 +220,9 @@ def _file_candidates(
             parts.append((rows, pq.read_table(folder / name)))
             scans.kept += 1
             continue
-        part = peak_candidates(backend, rows, AP, [month], spans=True)
+        part = peak_candidates(
+            backend, rows, AP, [month], spans=True, one_version=store.holds_one_version(path)
+        )
         _write_atomic(folder / name, part)
         parts.append((rows, part))
         scans.scanned += 1

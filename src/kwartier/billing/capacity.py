@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kwartier.billing.months import QUARTER_SECONDS, month_of_index, month_quarter_bounds
-from kwartier.domain.channels import Channel, ReadingStatus, TariffPeriod
+from kwartier.domain.channels import Channel, ReadingStatus, TariffPeriod, tariff_period
 from kwartier.engine import load, to_arrow, without_optimizers
 from kwartier.schema import (
     BATCH,
@@ -79,6 +79,10 @@ _LITERAL_KEYS: Final = 10_000
 QUARTER: Final = "quarter"
 _QUARTER_MICROS: Final = QUARTER_SECONDS * 1_000_000
 _DISTINCT_QUARTERS: Final = "distinct_quarters"
+_DAY_QUARTERS: Final = "day_quarters"
+_OFF_CLOCK: Final = "off_clock"
+REPEATED: Final = "repeated"
+"""Candidates' flag: the key may have two rows in one quarter of the part (its candidates are not exact)."""
 FIRST_QUARTER: Final = "first_quarter"
 LAST_QUARTER: Final = "last_quarter"
 _VERSION: Final = "version"
@@ -124,19 +128,31 @@ def peak_candidates(
     *,
     as_of: datetime | None = None,
     spans: bool = False,
+    one_version: bool = False,
 ) -> pa.Table:
     """Stage 1 of :func:`monthly_peaks` on ``readings`` (the same columns): per key and month the
-    ranked maximum over the rows, ``quarters`` (rows), ``estimated_quarters``, ``data_as_of`` and the
-    distinct quarters; with ``spans`` also the first and the last quarter index. Candidates of disjoint
-    parts of the stored rows (for example one table per store file, as the billing refresh keeps them)
-    combine into the peaks of all of them (:func:`peaks_from_candidates`)."""
+    ranked maximum over the rows, ``quarters`` (rows), ``estimated_quarters``, ``data_as_of`` and
+    ``repeated``: whether the key may have two rows in one quarter (:func:`_repeated`); with ``spans``
+    also the first and the last quarter index. Candidates of disjoint parts of the stored rows (for
+    example one table per store file, as the billing refresh keeps them) combine into the peaks of all
+    of them (:func:`peaks_from_candidates`).
+
+    ``one_version`` is the caller's word that no key has two rows of one register and quarter among
+    the rows that count (a store file that holds one version per value:
+    :meth:`~kwartier.store.store.MeterStore.holds_one_version`); ``repeated`` is then found more
+    cheaply (:func:`_repeated`)."""
     engine = backend.name
     with _one_aggregation(backend):
         return to_arrow(
             _each_month(
                 month_quarter_bounds(months),
                 lambda b: _per_month(
-                    _quarter_rows(engine, readings, key, b, as_of), key, b, distinct=engine, spans=spans
+                    _quarter_rows(engine, readings, key, b, as_of),
+                    key,
+                    b,
+                    repeats=engine,
+                    one_version=one_version,
+                    spans=spans,
                 ),
             )
         )
@@ -193,7 +209,7 @@ def peaks_from_candidates(
             _each_month(
                 bounds,
                 lambda b: _per_month(
-                    quarters.filter(quarters[QUARTER].between(b[1], b[2] - 1)), key, b, distinct=None
+                    quarters.filter(quarters[QUARTER].between(b[1], b[2] - 1)), key, b, repeats=None
                 ),
             )
         )
@@ -205,15 +221,14 @@ def _combined(backend: Any, parts: list[pa.Table], key: str) -> tuple[pa.Table, 
     quarter indexes [``first_doubtful``, ``last_doubtful``]) from the candidates of ``parts``
     (:func:`peaks_from_candidates`).
 
-    Outside its doubtful range a key's quarter has at most one row. Where a part holds more rows than
-    distinct quarters of the key, the range is every quarter. Otherwise two rows of a quarter come from
+    Outside its doubtful range a key's quarter has at most one row. Where a part may hold two rows in a
+    quarter of the key (``repeated``), the range is every quarter. Otherwise two rows of a quarter come from
     two parts whose spans hold it, so the quarter lies between the second smallest first quarter and the
     second largest last quarter of the key's parts (over its months)."""
-    helpers = [_DISTINCT_QUARTERS, FIRST_QUARTER, LAST_QUARTER]
+    helpers = [REPEATED, FIRST_QUARTER, LAST_QUARTER]
     if len(parts) == 1:
         single = parts[0]
-        several = pc.not_equal(single.column(QUARTERS), single.column(_DISTINCT_QUARTERS))
-        flagged = pc.unique(single.filter(several).column(key))
+        flagged = pc.unique(single.filter(single.column(REPEATED)).column(key))
         kept = single.filter(pc.invert(pc.is_in(single.column(key), flagged)))
         everything = pa.table(
             {
@@ -228,7 +243,7 @@ def _combined(backend: Any, parts: list[pa.Table], key: str) -> tuple[pa.Table, 
     by_first = ibis.window(group_by=group, order_by=table[FIRST_QUARTER])
     overlapping = table[FIRST_QUARTER] <= table[LAST_QUARTER].lag().over(by_first)
     checked = table.mutate(
-        repeated=table[QUARTERS] != table[_DISTINCT_QUARTERS],
+        repeated=table[REPEATED],
         overlapping=overlapping.fill_null(False),
         first_rank=ibis.row_number().over(by_first),
         last_rank=ibis.row_number().over(group_by=group, order_by=ibis.desc(table[LAST_QUARTER])),
@@ -437,11 +452,17 @@ def _distinct_quarters(engine: str, quarter: ir.IntegerColumn, first: int, end: 
 
 
 def _per_month(
-    rows: ir.Table, key: str, bound: tuple[int, int, int], *, distinct: str | None, spans: bool = False
+    rows: ir.Table,
+    key: str,
+    bound: tuple[int, int, int],
+    *,
+    repeats: str | None,
+    one_version: bool = False,
+    spans: bool = False,
 ) -> ir.Table:
     """Per key, for the month of ``bound``: the ranked maximum over quarter values, the counts, and the
-    data version; with ``distinct`` (the engine's name) also the distinct quarters, with ``spans`` the
-    first and last quarter index."""
+    data version; with ``repeats`` (the engine's name) also ``repeated`` (:func:`_repeated`, with
+    ``one_version`` as :func:`peak_candidates` has it), with ``spans`` the first and last quarter index."""
     ranked = (
         rows.energy_wh * POWER_PER_QUARTER_ENERGY * _QUARTER_SPAN + (_QUARTER_SPAN - 1 - rows[QUARTER])
     ) * 2
@@ -452,14 +473,64 @@ def _per_month(
     }
     if DATA_AS_OF in rows.columns:
         aggregates[DATA_AS_OF] = rows[DATA_AS_OF].max()
-    if distinct is not None:
-        _, first, end = bound
-        aggregates[_DISTINCT_QUARTERS] = _distinct_quarters(distinct, rows[QUARTER], first, end)
     if spans:
         aggregates[FIRST_QUARTER] = rows[QUARTER].min()
         aggregates[LAST_QUARTER] = rows[QUARTER].max()
-    per_key = rows.group_by(key).aggregate(**aggregates)
-    return per_key.select(key, ibis.literal(bound[0], "int64").name(MONTH_INDEX), *aggregates)
+    tests = {} if repeats is None else _repeat_aggregates(repeats, rows, bound, one_version=one_version)
+    per_key = rows.group_by(key).aggregate(**aggregates, **tests)
+    return per_key.select(
+        key,
+        ibis.literal(bound[0], "int64").name(MONTH_INDEX),
+        *aggregates,
+        *([_repeated(per_key).name(REPEATED)] if tests else []),
+    )
+
+
+def _repeat_aggregates(
+    engine: str, rows: ir.Table, bound: tuple[int, int, int], *, one_version: bool
+) -> dict[str, Any]:
+    """The aggregates per key from which :func:`_repeated` tells whether a key may have two rows in one
+    quarter of the month of ``bound``: the distinct quarters (:func:`_distinct_quarters`), or, on DuckDB
+    with ``one_version``, the day-register rows and whether a row's register differs from the tariff
+    clock's for its quarter (:func:`clock_bits`, looked up with ``get_bit``). On a month file of 15,625
+    access points (46.6 M rows) counting distinct quarters costs about 0.28 s of the 0.82 s of stage 1,
+    the clock 0.13 s. Spark counts distinct quarters either way."""
+    _, first, end = bound
+    if not (one_version and engine == "duckdb"):
+        return {_DISTINCT_QUARTERS: _distinct_quarters(engine, rows[QUARTER], first, end)}
+    day = (rows[TARIFF] == TariffPeriod.DAY.value).cast("int64")
+    clock = _get_bit(ibis.literal(clock_bits(first, end)), (rows[QUARTER] - first).cast("int32"))
+    return {_DAY_QUARTERS: day.sum(), _OFF_CLOCK: (day != clock).cast("int64").max()}
+
+
+def _repeated(per_key: ir.Table) -> ir.BooleanColumn:
+    """Whether a key may have two rows in one quarter, from :func:`_repeat_aggregates`.
+
+    In general: more rows than distinct quarters. When no register has two rows in a quarter
+    (``one_version``), two rows of a quarter are its day and its night row. That cannot be when all the
+    key's rows are of one register, nor when every row's register is the one the tariff clock gives its
+    quarter: by the clock a quarter is either day or night. Where the meter's registers follow another
+    clock, the key is flagged and stage 2 reads it again: the test decides only the cost, never the
+    result."""
+    if _DISTINCT_QUARTERS in per_key.columns:
+        repeated: ir.BooleanColumn = per_key[QUARTERS] != per_key[_DISTINCT_QUARTERS]
+        return repeated
+    day = per_key[_DAY_QUARTERS]
+    mixed: ir.BooleanColumn = (per_key[_OFF_CLOCK] > 0) & (day > 0) & (day < per_key[QUARTERS])
+    return mixed
+
+
+@functools.lru_cache(maxsize=64)
+def clock_bits(first: int, end: int) -> str:
+    """The tariff clock over the quarter indexes [first, end) as a bit string: '1' for a quarter in the
+    day period (:func:`~kwartier.domain.channels.tariff_period`: weekdays 07:00–22:00 local), '0' in
+    the night period."""
+    return "".join("1" if tariff_period(_instant(q)) == TariffPeriod.DAY else "0" for q in range(first, end))
+
+
+@ibis.udf.scalar.builtin(name="get_bit")  # type: ignore[untyped-decorator]
+def _get_bit(bits: str, index: int) -> int:  # type: ignore[empty-body]
+    """DuckDB: bit ``index`` (0 or 1) of a bit string, counted from 0 at the left."""
 
 
 def decode_peaks(table: pa.Table) -> pa.Table:

@@ -95,8 +95,9 @@ class CompactionManifest:
     ``output`` holds the current version of every value (every version counted) and ``history`` the
     others: superseded and rejected versions, kept for audit and for questions "as known at" a moment
     before ``current_as_of`` (the latest recording among the inputs). From that moment on no version in
-    ``history`` is current, so readers of current values leave the file out. Manifests written before
-    this split have no ``history``: their ``output`` holds every version.
+    ``history`` is current, so readers of current values leave the file out. ``split`` says that the
+    versions were split so; manifests written before the split have no ``history`` and their ``output``
+    holds every version (``split`` is then false).
     """
 
     compaction: str
@@ -105,6 +106,7 @@ class CompactionManifest:
     output: ManifestFile
     history: ManifestFile | None = None
     current_as_of: datetime | None = None
+    split: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -114,6 +116,7 @@ class CompactionManifest:
             "created_at": self.created_at.isoformat(),
             "replaced": list(self.replaced),
             "output": self.output.to_json(),
+            "split": self.split,
         }
         if self.history is not None and self.current_as_of is not None:
             data["history"] = self.history.to_json()
@@ -132,6 +135,7 @@ class CompactionManifest:
             output=ManifestFile.from_json(data["output"]),
             history=None if history is None else ManifestFile.from_json(history),
             current_as_of=None if current_as_of is None else datetime.fromisoformat(current_as_of),
+            split=bool(data.get("split", False)),
         )
 
 

@@ -203,6 +203,8 @@ class MeterStore:
         self._replaced: set[str] = set()
         self._history: dict[str, datetime] = {}
         """Live history files of compactions (:class:`CompactionManifest`) and their ``current_as_of``."""
+        self._several_versions: set[str] = set()
+        """Files of compactions that may hold several versions of a value (:meth:`holds_one_version`)."""
         self._live: dict[str, dict[tuple[str, int], set[str]]] = {name: {} for name in layout.DATASETS}
         self._seen: tuple[int, int] | None = None
         self.generation = 0
@@ -374,6 +376,17 @@ class MeterStore:
             for path in paths
             if current_at is None or path not in self._history or current_at < self._history[path]
         )
+
+    def holds_one_version(self, path: Path) -> bool:
+        """Whether the committed file ``path`` holds at most one version of each value among its rows
+        that are not rejected: no two of one access point, channel, register, start and resolution.
+
+        A batch's file does: all its rows share one batch and recording moment, so two versions of a
+        value in it could not be told apart, and the writers make none (capture keeps one copy of a
+        repeated interval and rejects every value of a conflicting one, V06; an estimation run makes one
+        estimate per slot). So does the current file of a compaction that split the versions. A
+        compaction's history does not, nor the output of a compaction from before the split."""
+        return path.relative_to(self.root).as_posix() not in self._several_versions
 
     def scan_sql(
         self,
@@ -559,7 +572,11 @@ class MeterStore:
             self._history.pop(path, None)
         if output.path not in self._replaced:
             leaf.add(output.path)
+        if not compaction.split:
+            self._several_versions.add(output.path)
         history = compaction.history
+        if history is not None:
+            self._several_versions.add(history.path)
         if (
             history is not None
             and compaction.current_as_of is not None
@@ -679,7 +696,13 @@ class MeterStore:
         history = outputs[1] if len(outputs) > 1 else None
         current_as_of = pc.max(merged.column(RECORDED_AT)).as_py() if history else None
         compaction = CompactionManifest(
-            cid, datetime.now(UTC), tuple(paths), outputs[0], history, current_as_of
+            cid,
+            datetime.now(UTC),
+            tuple(paths),
+            outputs[0],
+            history,
+            current_as_of,
+            split=ds.name == layout.READINGS.name,
         )
         write_json_atomic(self.root / _COMPACTIONS / f"{cid}.json", compaction.to_json())  # the commit point
         self._add_compaction(compaction)
