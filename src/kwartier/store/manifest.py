@@ -96,8 +96,10 @@ class CompactionManifest:
     others: superseded and rejected versions, kept for audit and for questions "as known at" a moment
     before ``current_as_of`` (the latest recording among the inputs). From that moment on no version in
     ``history`` is current, so readers of current values leave the file out. ``split`` says that the
-    versions were split so; manifests written before the split have no ``history`` and their ``output``
-    holds every version (``split`` is then false).
+    versions were split so. Manifests written before the split have no ``history`` and their ``output``
+    holds every version; they, and those written before ``split`` was recorded (2026-11-25), read as
+    ``split`` false, which costs the billing peaks of such an output a count of distinct quarters
+    (:meth:`~kwartier.store.store.MeterStore.holds_one_version`), never a wrong result.
     """
 
     compaction: str

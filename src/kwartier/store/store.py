@@ -570,6 +570,7 @@ class MeterStore:
         leaf.difference_update(compaction.replaced)
         for path in compaction.replaced:
             self._history.pop(path, None)
+        self._several_versions.difference_update(compaction.replaced)
         if output.path not in self._replaced:
             leaf.add(output.path)
         if not compaction.split:
