@@ -243,7 +243,6 @@ def _combined(backend: Any, parts: list[pa.Table], key: str) -> tuple[pa.Table, 
     by_first = ibis.window(group_by=group, order_by=table[FIRST_QUARTER])
     overlapping = table[FIRST_QUARTER] <= table[LAST_QUARTER].lag().over(by_first)
     checked = table.mutate(
-        repeated=table[REPEATED],
         overlapping=overlapping.fill_null(False),
         first_rank=ibis.row_number().over(by_first),
         last_rank=ibis.row_number().over(group_by=group, order_by=ibis.desc(table[LAST_QUARTER])),
@@ -257,7 +256,7 @@ def _combined(backend: Any, parts: list[pa.Table], key: str) -> tuple[pa.Table, 
         sums[DATA_AS_OF] = checked[DATA_AS_OF].max()
     per_key_month = checked.group_by(key, MONTH_INDEX).aggregate(
         **sums,
-        repeated=checked.repeated.any(),
+        repeated=checked[REPEATED].any(),
         overlapping=checked.overlapping.any(),
         second_first=checked[FIRST_QUARTER].max(where=checked.first_rank == 1),
         second_last=checked[LAST_QUARTER].max(where=checked.last_rank == 1),
