@@ -4,15 +4,22 @@ Rules:
 - every value goes through the SQLAlchemy type processors of its column (UTC instants, dates, code lists
   checked against their enum), so a row is stored exactly as a Core insert would store it; only
   SQLAlchemy's per-row parameter bookkeeping is skipped;
-- inserts: one ``executemany`` on the driver's cursor on SQLite, ``COPY … FROM STDIN`` on PostgreSQL;
-  updates by primary key (the two projections that hold a current state: market processes and
-  reservations): one ``executemany`` (pipelined by psycopg on PostgreSQL);
+- inserts: on SQLite one statement that reads every row from a single JSON array parameter
+  (``json_each``), so SQLite works through all the rows without once taking Python's GIL (an
+  ``executemany`` takes it back for every row and, while another thread runs Python, waits up to the
+  interpreter's 5 ms switch interval each time); ``COPY … FROM STDIN`` on PostgreSQL;
+- updates by primary key (the two projections that hold a current state: market processes and
+  reservations): on SQLite one ``UPDATE … FROM json_each(…)`` the same way; one ``executemany`` on
+  PostgreSQL (pipelined by psycopg);
+- JSON carries text, integers and nulls exactly; a table with a floating-point or binary column is
+  written with ``executemany`` on SQLite instead;
 - the statements run in the order given, on one background thread (:class:`Writer`), on the session's
   own connection: nothing here commits, the rows belong to the transaction the session is in.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -21,12 +28,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 Row = Sequence[Any]
-_Processors = list[tuple[int, Callable[[Any], Any]]]
+_Processors = list[tuple[int, Callable[[Any], Any], str]]
 _PROCESSORS: dict[tuple[str, str, tuple[str, ...]], _Processors] = {}
 
 
 def _processors(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Processors:
-    """(position, bind processor) of each of ``columns`` that has one on ``dialect``."""
+    """(position, bind processor, column type) of each of ``columns`` that has a processor on
+    ``dialect``; the type is named by its ``repr``, which includes an enumeration's values."""
     key = (dialect.name, table.name, columns)
     if key not in _PROCESSORS:
         found: _Processors = []
@@ -34,21 +42,24 @@ def _processors(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) 
             column_type = table.columns[name].type
             processor = column_type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
-                found.append((position, processor))
+                found.append((position, processor, repr(column_type)))
         _PROCESSORS[key] = found
     return _PROCESSORS[key]
 
 
-def _bound(rows: Sequence[Row], processors: _Processors) -> Sequence[Row]:
+def _bound(rows: Sequence[Row], processors: _Processors, known: dict[str, dict[Any, Any]]) -> Sequence[Row]:
     """``rows`` with every value put through its column's processor. A processor is a pure function of
-    the value and the rows of a chunk share few distinct instants, dates and codes, so each distinct
-    value of a column is processed once."""
+    the value and the rows of a transaction share few distinct instants, dates and codes (a message's
+    instant is in its facts, events, outbox messages and inbox row), so each distinct value of a column
+    type is processed once per transaction: ``known`` keeps the results per column type."""
     if not processors:
         return rows
     columns = list(zip(*rows, strict=True))
-    for position, processor in processors:
+    for position, processor, kind in processors:
         column = columns[position]
-        processed = {value: processor(value) for value in set(column)}
+        processed = known.setdefault(kind, {})
+        for value in set(column).difference(processed):
+            processed[value] = processor(value)
         columns[position] = tuple(map(processed.__getitem__, column))
     return list(zip(*columns, strict=True))
 
@@ -72,6 +83,7 @@ class Writer:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kwartier-bulk")
         self._pending: list[Future[None]] = []
         self._failed = False
+        self._known: dict[str, dict[Any, Any]] = {}  # bound values per column type (see _bound)
 
     def __enter__(self) -> Writer:
         return self
@@ -115,7 +127,7 @@ class Writer:
 
     def _insert(self, table: sa.Table, names: tuple[str, ...], rows: Sequence[Row]) -> None:
         dialect = self._dialect
-        bound = _bound(rows, _processors(dialect, table, names))
+        bound = _bound(rows, _processors(dialect, table, names), self._known)
         quote = dialect.identifier_preparer.quote
         target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
         cursor = self._driver.cursor()
@@ -124,6 +136,12 @@ class Writer:
                 with cursor.copy(f"COPY {target} FROM STDIN") as copy:
                     for row in bound:
                         copy.write_row(row)
+            elif _json_safe(table, names):
+                values = ", ".join(f"value ->> {position}" for position in range(len(names)))
+                cursor.execute(
+                    f"INSERT INTO {target} SELECT {values} FROM json_each(?) ORDER BY key",
+                    (json_array(bound),),
+                )
             else:
                 marks = ", ".join(_marker(dialect) for _ in names)
                 cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", bound)
@@ -132,14 +150,28 @@ class Writer:
 
     def _update(self, table: sa.Table, names: tuple[str, ...], rows: Sequence[Row], keys: int) -> None:
         dialect = self._dialect
-        bound = _bound(rows, _processors(dialect, table, names))
+        bound = _bound(rows, _processors(dialect, table, names), self._known)
         quote = dialect.identifier_preparer.quote
         mark = _marker(dialect)
         assignments = ", ".join(f"{quote(name)} = {mark}" for name in names[:-keys])
         condition = " AND ".join(f"{quote(name)} = {mark}" for name in names[-keys:])
         cursor = self._driver.cursor()
         try:
-            cursor.executemany(f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}", bound)
+            if dialect.name == "sqlite" and _json_safe(table, names):
+                assignments = ", ".join(
+                    f"{quote(name)} = row.value ->> {position}" for position, name in enumerate(names[:-keys])
+                )
+                target = quote(table.name)
+                condition = " AND ".join(  # json_each has an id column too: name the table's
+                    f"{target}.{quote(name)} = row.value ->> {position}"
+                    for position, name in enumerate(names[-keys:], start=len(names) - keys)
+                )
+                cursor.execute(
+                    f"UPDATE {target} SET {assignments} FROM json_each(?) AS row WHERE {condition}",
+                    (json_array(bound),),
+                )
+            else:
+                cursor.executemany(f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}", bound)
         finally:
             cursor.close()
 
@@ -147,3 +179,15 @@ class Writer:
 def _marker(dialect: sa.Dialect) -> str:
     """The driver's positional parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
     return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
+def _json_safe(table: sa.Table, names: Sequence[str]) -> bool:
+    """Whether every one of ``names`` holds text, integers or nulls once bound: what a JSON array carries
+    exactly (SQLite's JSON parser may round a float differently from Python's, and JSON has no bytes)."""
+    return not any(
+        isinstance(table.columns[name].type, sa.Float | sa.Numeric | sa.LargeBinary) for name in names
+    )
+
+
+json_array = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+"""The rows as one JSON array of arrays (UTF-8 text as is: SQLite reads it as text)."""
