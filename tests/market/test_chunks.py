@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,9 +83,13 @@ def _clear(session: Session) -> None:
     session.commit()
 
 
+@pytest.mark.parametrize("flush_every", [service._FLUSH_EVERY, 7])
 def test_one_chunk_of_good_rejected_malformed_and_repeated_messages_equals_one_per_transaction(
-    market: sessionmaker[Session],
+    market: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, flush_every: int
 ) -> None:
+    """Also when the chunk's rows go to the database in many small batches (a process inserted by one
+    batch and changed in a later one, master facts stored in the middle of the chunk)."""
+    monkeypatch.setattr(service, "_FLUSH_EVERY", flush_every)
     texts = _stream()
     with market() as session:
         chunked = service.apply_messages(session, texts, reading, chunk=len(texts))

@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -273,13 +273,12 @@ def _process(row: Sequence[Any]) -> Process:
 
 @dataclass
 class _Loaded:
-    """A snapshot as loaded, whether its facts are still the master data only (not stored yet), and the
-    changes made to it since it was loaded."""
+    """A snapshot as loaded (``loaded``) and as changed since (``snapshot``), and whether its facts are
+    still the master data only, not stored yet."""
 
     snapshot: Snapshot
     seeded: bool
     loaded: Snapshot
-    outcome: Outcome = field(default_factory=Outcome)
 
 
 def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False) -> dict[str, _Loaded]:
@@ -393,36 +392,51 @@ def _table(model: type[Base]) -> sa.Table:
     return Base.metadata.tables[model.__tablename__]
 
 
-def _write(writer: bulk.Writer, loaded: Iterable[_Loaded]) -> None:
-    """Write the changes of every loaded snapshot, in bulk (plus the master-data facts a snapshot was
-    computed on, the first time a process changes it)."""
-    facts: list[tuple[Any, ...]] = []
-    new_processes: list[tuple[Any, ...]] = []
-    changed_processes: list[tuple[Any, ...]] = []
-    new_reservations: list[tuple[Any, ...]] = []
-    changed_reservations: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-    messages: list[tuple[Any, ...]] = []
-    for item in loaded:
-        outcome = item.outcome
+class _Changes:
+    """The rows that a transaction's outcomes add to the registry, handed to the writer in batches while
+    the state machines go on: :meth:`add` each outcome, :meth:`flush` now and then, :meth:`finish` once.
+
+    Rules:
+    - facts, events, outbox messages and inbox rows are appended in the order they were decided, so each
+      access point's rows keep their order;
+    - the master-data facts a snapshot was computed on are stored just before its first change (a fact
+      or a process);
+    - a process or reservation the database does not hold yet is inserted at the next flush, in its
+      state then and before the rows that refer to it; one it holds (loaded, or inserted by an earlier
+      flush) is updated once, to its last state, by :meth:`finish`."""
+
+    def __init__(self, loaded: Iterable[_Loaded]) -> None:
+        items = list(loaded)
+        self._stored_processes = {p.id for item in items for p in item.loaded.processes}
+        self._stored_reservations = {r.process_id for item in items for r in item.loaded.reservations}
+        self._new_processes: dict[str, Process] = {}
+        self._new_reservations: dict[str, Reservation] = {}
+        self._changed_processes: dict[str, Process] = {}
+        self._changed_reservations: dict[str, Reservation] = {}
+        self._facts: list[tuple[Any, ...]] = []
+        self._events: list[tuple[Any, ...]] = []
+        self._messages: list[tuple[Any, ...]] = []
+        self._inbox: list[tuple[Any, ...]] = []
+        self.added = 0  # outcomes and inbox rows since the last flush
+
+    def add(self, item: _Loaded, outcome: Outcome) -> None:
+        """Take the rows of ``outcome``, a change of ``item``'s access point."""
+        self.added += 1
         if item.seeded and (outcome.facts or outcome.processes):
-            facts.extend(_fact_row(fact) for fact in item.loaded.facts)
-        facts.extend(_fact_row(fact) for fact in outcome.facts)
-        existing = {p.id for p in item.loaded.processes}
+            self._facts.extend(map(_fact_row, item.loaded.facts))
+            item.seeded = False
+        self._facts.extend(map(_fact_row, outcome.facts))
         for process in outcome.processes.values():
-            if process.id in existing:
-                changed_processes.append((*_process_state(process), process.id))
+            if process.id in self._stored_processes:
+                self._changed_processes[process.id] = process
             else:
-                new_processes.append(
-                    (process.id, process.kind, process.ean, process.created_at, *_process_state(process))
-                )
-        active = {r.process_id for r in item.loaded.reservations}
+                self._new_processes[process.id] = process
         for r in outcome.reservations.values():
-            if r.process_id in active:
-                changed_reservations.append((*_reservation_state(r), r.process_id))
+            if r.process_id in self._stored_reservations:
+                self._changed_reservations[r.process_id] = r
             else:
-                new_reservations.append((r.process_id, r.ean, r.reserved_at, *_reservation_state(r)))
-        events.extend(
+                self._new_reservations[r.process_id] = r
+        self._events.extend(
             (
                 e.process_id,
                 e.step,
@@ -434,7 +448,7 @@ def _write(writer: bulk.Writer, loaded: Iterable[_Loaded]) -> None:
             )
             for e in outcome.events
         )
-        messages.extend(
+        self._messages.extend(
             (
                 message.message_id,
                 m.message_type(type(message)),
@@ -447,13 +461,52 @@ def _write(writer: bulk.Writer, loaded: Iterable[_Loaded]) -> None:
             )
             for message in outcome.outbox
         )
-    writer.insert(_table(RegisterFact), _FACT_INSERT, facts)
-    writer.insert(_table(MarketProcess), _PROCESS_INSERT, new_processes)
-    writer.update(_table(MarketProcess), _PROCESS_STATE, ("id",), changed_processes)
-    writer.insert(_table(ReservationRow), _RESERVATION_INSERT, new_reservations)
-    writer.update(_table(ReservationRow), _RESERVATION_STATE, ("process_id",), changed_reservations)
-    writer.insert(_table(ProcessEvent), _EVENT_INSERT, events)
-    writer.insert(_table(OutboxMessage), _OUTBOX_INSERT, messages)
+
+    def receive(self, row: tuple[Any, ...]) -> None:
+        """Take the inbox row of an applied message (values in the order of ``_INBOX_INSERT``)."""
+        self.added += 1
+        self._inbox.append(row)
+
+    def flush(self, writer: bulk.Writer) -> None:
+        """Hand every insert taken so far to ``writer``."""
+        writer.insert(
+            _table(MarketProcess),
+            _PROCESS_INSERT,
+            [(p.id, p.kind, p.ean, p.created_at, *_process_state(p)) for p in self._new_processes.values()],
+        )
+        writer.insert(
+            _table(ReservationRow),
+            _RESERVATION_INSERT,
+            [
+                (r.process_id, r.ean, r.reserved_at, *_reservation_state(r))
+                for r in self._new_reservations.values()
+            ],
+        )
+        writer.insert(_table(RegisterFact), _FACT_INSERT, self._facts)
+        writer.insert(_table(ProcessEvent), _EVENT_INSERT, self._events)
+        writer.insert(_table(OutboxMessage), _OUTBOX_INSERT, self._messages)
+        writer.insert(_table(InboxMessage), _INBOX_INSERT, self._inbox)
+        self._stored_processes.update(self._new_processes)
+        self._stored_reservations.update(self._new_reservations)
+        self._new_processes, self._new_reservations = {}, {}
+        self._facts, self._events, self._messages, self._inbox = [], [], [], []
+        self.added = 0
+
+    def finish(self, writer: bulk.Writer) -> None:
+        """Hand the remaining inserts and the updates of stored processes and reservations to ``writer``."""
+        self.flush(writer)
+        writer.update(
+            _table(MarketProcess),
+            _PROCESS_STATE,
+            ("id",),
+            [(*_process_state(p), p.id) for p in self._changed_processes.values()],
+        )
+        writer.update(
+            _table(ReservationRow),
+            _RESERVATION_STATE,
+            ("process_id",),
+            [(*_reservation_state(r), r.process_id) for r in self._changed_reservations.values()],
+        )
 
 
 # -- applying messages ---------------------------------------------------------------------------------
@@ -558,6 +611,11 @@ def _inbox(session: Session, message_ids: Sequence[str]) -> dict[str, tuple[str,
     return seen
 
 
+_FLUSH_EVERY = 4_000
+"""Outcomes and inbox rows taken before their rows go to the writer: small enough that the database
+writes while the state machines run, large enough that a statement carries many rows."""
+
+
 def _apply_chunk(
     session: Session, texts: Sequence[str], readings: Readings, roles: _Roles
 ) -> list[dict[str, Any]]:
@@ -574,38 +632,41 @@ def _apply_chunk(
     new = [message for message, _ in valid if message.message_id not in seen]
     loaded = load_snapshots(session, [message.ean for message in new], lock=True)
     seen.update(_inbox(session, [message.message_id for message in new]))  # applied meanwhile, under the lock
-    inbox: list[tuple[Any, ...]] = []
     answers: list[dict[str, Any]] = []
-    for item in parsed:
-        if not isinstance(item, tuple):
-            answers.append(item)
-            continue
-        message, digest = item
-        if message.message_id in seen:
-            stored_digest, stored = seen[message.message_id]
-            answers.append(stored if stored_digest == digest else _duplicate(message.message_id))
-            continue
-        state = loaded[message.ean]
-        codes = {message.sender, getattr(message, "brp", message.sender)}
-        outcome = handle(state.snapshot, message, roles.on(codes, market_day(message.received_at)), readings)
-        state.snapshot = apply_outcome(state.snapshot, outcome)
-        state.outcome.merge(outcome)
-        seen[message.message_id] = (digest, outcome.answer)
-        answers.append(outcome.answer)
-        inbox.append(
-            (
-                message.message_id,
-                message.sender,
-                message.type,
-                message.ean,
-                message.received_at,
-                digest,
-                json.dumps(outcome.answer),
-            )
-        )
+    changes = _Changes(loaded.values())
     with bulk.Writer(session) as writer:
-        writer.insert(_table(InboxMessage), _INBOX_INSERT, inbox)
-        _write(writer, loaded.values())
+        for item in parsed:
+            if not isinstance(item, tuple):
+                answers.append(item)
+                continue
+            message, digest = item
+            if message.message_id in seen:
+                stored_digest, stored = seen[message.message_id]
+                answers.append(stored if stored_digest == digest else _duplicate(message.message_id))
+                continue
+            state = loaded[message.ean]
+            codes = {message.sender, getattr(message, "brp", message.sender)}
+            outcome = handle(
+                state.snapshot, message, roles.on(codes, market_day(message.received_at)), readings
+            )
+            state.snapshot = apply_outcome(state.snapshot, outcome)
+            changes.add(state, outcome)
+            seen[message.message_id] = (digest, outcome.answer)
+            answers.append(outcome.answer)
+            changes.receive(
+                (
+                    message.message_id,
+                    message.sender,
+                    message.type,
+                    message.ean,
+                    message.received_at,
+                    digest,
+                    json.dumps(outcome.answer),
+                )
+            )
+            if changes.added >= _FLUSH_EVERY:
+                changes.flush(writer)
+        changes.finish(writer)
     return answers
 
 
@@ -623,11 +684,15 @@ def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = 20
         with _without_cycle_collection():
             _plan_each_query(session)
             loaded = load_snapshots(session, eans[start : start + chunk], lock=True)
-            for state in loaded.values():
-                state.outcome = advance(state.snapshot, now, readings)
-                changed += bool(state.outcome.events or state.outcome.reservations)
+            changes = _Changes(loaded.values())
             with bulk.Writer(session) as writer:
-                _write(writer, loaded.values())
+                for state in loaded.values():
+                    outcome = advance(state.snapshot, now, readings)
+                    changed += bool(outcome.events or outcome.reservations)
+                    changes.add(state, outcome)
+                    if changes.added >= _FLUSH_EVERY:
+                        changes.flush(writer)
+                changes.finish(writer)
         session.commit()
     return changed
 
