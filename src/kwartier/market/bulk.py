@@ -151,27 +151,23 @@ class Writer:
     def _update(self, table: sa.Table, names: tuple[str, ...], rows: Sequence[Row], keys: int) -> None:
         dialect = self._dialect
         bound = _bound(rows, _processors(dialect, table, names), self._known)
-        quote = dialect.identifier_preparer.quote
-        mark = _marker(dialect)
-        assignments = ", ".join(f"{quote(name)} = {mark}" for name in names[:-keys])
-        condition = " AND ".join(f"{quote(name)} = {mark}" for name in names[-keys:])
+        target = dialect.identifier_preparer.quote(table.name)
+        columns = [dialect.identifier_preparer.quote(name) for name in names]
         cursor = self._driver.cursor()
         try:
+            parameters: Sequence[Row] = bound
             if dialect.name == "sqlite" and _json_safe(table, names):
-                assignments = ", ".join(
-                    f"{quote(name)} = row.value ->> {position}" for position, name in enumerate(names[:-keys])
-                )
-                target = quote(table.name)
-                condition = " AND ".join(  # json_each has an id column too: name the table's
-                    f"{target}.{quote(name)} = row.value ->> {position}"
-                    for position, name in enumerate(names[-keys:], start=len(names) - keys)
-                )
-                cursor.execute(
-                    f"UPDATE {target} SET {assignments} FROM json_each(?) AS row WHERE {condition}",
-                    (json_array(bound),),
-                )
+                values = [f"row.value ->> {position}" for position in range(len(names))]
+                # json_each has an id column too: the key columns are named with their table
+                columns[-keys:] = [f"{target}.{column}" for column in columns[-keys:]]
+                source, parameters = " FROM json_each(?) AS row", [(json_array(bound),)]
             else:
-                cursor.executemany(f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}", bound)
+                values = [_marker(dialect)] * len(names)
+                source = ""
+            pairs = [f"{column} = {value}" for column, value in zip(columns, values, strict=True)]
+            assignments, condition = ", ".join(pairs[:-keys]), " AND ".join(pairs[-keys:])
+            # one parameter row (the JSON array) on SQLite, a row per update elsewhere
+            cursor.executemany(f"UPDATE {target} SET {assignments}{source} WHERE {condition}", parameters)
         finally:
             cursor.close()
 
