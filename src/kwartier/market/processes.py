@@ -189,14 +189,6 @@ class Outcome:
     outbox: list[m.OutboundBase] = field(default_factory=list)
     answer: dict[str, Any] = field(default_factory=dict)
 
-    def merge(self, later: Outcome) -> None:
-        """Add the changes of ``later`` (an outcome on the same access point that followed this one)."""
-        self.facts.extend(later.facts)
-        self.processes.update(later.processes)
-        self.reservations.update(later.reservations)
-        self.events.extend(later.events)
-        self.outbox.extend(later.outbox)
-
 
 def apply_outcome(snapshot: Snapshot, outcome: Outcome) -> Snapshot:
     """``snapshot`` after ``outcome``: what the registry holds once the outcome is written."""

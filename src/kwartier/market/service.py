@@ -417,7 +417,7 @@ class _Changes:
         self._events: list[tuple[Any, ...]] = []
         self._messages: list[tuple[Any, ...]] = []
         self._inbox: list[tuple[Any, ...]] = []
-        self.added = 0  # outcomes and inbox rows since the last flush
+        self.added = 0  # outcomes since the last flush
 
     def add(self, item: _Loaded, outcome: Outcome) -> None:
         """Take the rows of ``outcome``, a change of ``item``'s access point."""
@@ -464,7 +464,6 @@ class _Changes:
 
     def receive(self, row: tuple[Any, ...]) -> None:
         """Take the inbox row of an applied message (values in the order of ``_INBOX_INSERT``)."""
-        self.added += 1
         self._inbox.append(row)
 
     def flush(self, writer: bulk.Writer) -> None:
@@ -611,9 +610,10 @@ def _inbox(session: Session, message_ids: Sequence[str]) -> dict[str, tuple[str,
     return seen
 
 
-_FLUSH_EVERY = 4_000
-"""Outcomes and inbox rows taken before their rows go to the writer: small enough that the database
-writes while the state machines run, large enough that a statement carries many rows."""
+_FLUSH_EVERY = 2_000
+"""Outcomes (applied messages, or access points advanced by the clock) taken before their rows go to
+the writer: small enough that the database writes while the state machines run, large enough that a
+statement carries many rows."""
 
 
 def _apply_chunk(
