@@ -106,3 +106,44 @@ def test_the_registry_knows_the_pseudonym_key_but_not_its_secret(home: Settings,
     secret = home.pseudonym_key_file.read_bytes()
     assert key is not None and key.fingerprint
     assert secret.hex() not in key.fingerprint
+
+
+def test_copies_of_one_interval_keep_the_strongest_status_and_conflicts_are_rejected(
+    home: Settings, region: Region, tmp_path: Path
+) -> None:
+    source = (region.folder / region.files("intervals")[0]["file"]).read_text().splitlines()
+    header, *lines = source[:5]
+    rows = [line.split(",") for line in lines]
+    assert len({tuple(row[:6]) for row in rows}) == 4  # four distinct intervals
+
+    def copy(row: list[str], *, status: str, value: str | None = None) -> str:
+        return ",".join([*row[:6], value or row[6], row[7], status])
+
+    a, b, c, d = rows
+    body = [
+        copy(a, status="estimated"),
+        copy(a, status="validated"),
+        copy(a, status="read"),
+        copy(b, status="estimated"),
+        copy(b, status="read"),
+        copy(c, status="estimated"),
+        copy(d, status="read"),
+        copy(d, status="read", value=str(int(d[6]) + 1)),
+    ]
+    path = tmp_path / "copies.csv"
+    path.write_text("\n".join([header, *body]) + "\n")
+    [report] = ingest_paths(home, [path], recorded_at=RECORDED)
+    assert (report.accepted, report.rejected, report.duplicate) == (3, 2, 3)
+    stored = stored_rows(home).to_pylist()
+    by_start: dict[datetime, list[tuple[object, object, object]]] = {}
+    for row in stored:
+        by_start.setdefault(row["start"], []).append((row["value"], row["status"], row["method"]))
+    start = {name: datetime.fromisoformat(row[4]) for name, row in zip("abcd", rows, strict=True)}
+    assert by_start[start["a"]] == [(int(a[6]), "measured", None)]  # validated beats read and estimated
+    assert by_start[start["b"]] == [(int(b[6]), "measured", None)]  # read beats estimated
+    assert by_start[start["c"]] == [(int(c[6]), "estimated", "S0-SOURCE")]
+    assert sorted(by_start[start["d"]]) == [
+        (int(d[6]), "rejected", None),
+        (int(d[6]) + 1, "rejected", None),
+    ]
+    assert {row["rule"] for row in stored if row["start"] == start["d"]} == {"V06-CONFLICTING-DUPLICATE"}
