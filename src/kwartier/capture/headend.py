@@ -104,24 +104,28 @@ def unit_fits_sql(channel: str, unit: str) -> str:
     )
 
 
-def interval_reason_sql(recorded_at: str) -> str:
+def interval_reason_sql(
+    recorded_at: str, *, channel: str = "channel", tariff: str = "tariff", status: str = "status"
+) -> str:
     """SQL: the first check an interval row breaks (code and reason), NULL when it passes them all.
 
-    Expects columns ean, channel, tariff, start_text, minutes, value, unit, status and the derived
-    ``start_utc`` and ``quantity``; ``recorded_at`` is a TIMESTAMPTZ SQL literal.
+    Expects columns ean, minutes, value, unit, the derived ``start_utc`` and ``quantity``, and the
+    columns named by ``channel``, ``tariff`` and ``status``: the text, or DuckDB ENUMs of the vocabulary
+    (NULL for a word outside it; comparing them is cheaper than comparing text); ``recorded_at`` is a
+    TIMESTAMPTZ SQL literal.
     """
     return f"""CASE
-        WHEN channel IS NULL OR channel NOT IN ({CHANNELS})
+        WHEN {channel} IS NULL OR {channel} NOT IN ({CHANNELS})
             THEN 'C02-CHANNEL|channel|expected one of ' || '{CHANNELS.replace("'", "")}'
-        WHEN tariff IS NULL OR tariff NOT IN ({TARIFFS})
-            OR (channel IN ({ELECTRICITY}) AND tariff = 'total')
-            OR (channel NOT IN ({ELECTRICITY}) AND tariff <> 'total')
+        WHEN {tariff} IS NULL OR {tariff} NOT IN ({TARIFFS})
+            OR ({channel} IN ({ELECTRICITY}) AND {tariff} = 'total')
+            OR ({channel} NOT IN ({ELECTRICITY}) AND {tariff} <> 'total')
             THEN 'C03-TARIFF|tariff|not a tariff period of this channel'
-        WHEN unit IS NULL OR NOT {unit_fits_sql("channel", "unit")}
+        WHEN unit IS NULL OR NOT {unit_fits_sql(channel, "unit")}
             THEN 'C04-UNIT|unit|not a unit of this channel'
-        WHEN status IS NULL OR status NOT IN ({STATUSES})
+        WHEN {status} IS NULL OR {status} NOT IN ({STATUSES})
             THEN 'C05-STATUS|status|expected one of ' || '{STATUSES.replace("'", "")}'
-        WHEN minutes IS DISTINCT FROM (CASE WHEN channel IN ({ELECTRICITY}) THEN '15' ELSE '60' END)
+        WHEN minutes IS DISTINCT FROM (CASE WHEN {channel} IN ({ELECTRICITY}) THEN '15' ELSE '60' END)
             THEN 'C06-RESOLUTION|minutes|15 for electricity, 60 for gas'
         WHEN start_utc IS NULL
             THEN 'C07-TIME|start|not an ISO-8601 instant with a UTC offset'

@@ -62,13 +62,23 @@ from kwartier.store import layout
 from kwartier.store.pseudonym import Pseudonymiser
 from kwartier.store.store import MeterStore
 from kwartier.store.versions import current_readings_sql, timestamptz_literal
-from kwartier.validation.row_rules import INJECTION_WITHOUT_PRODUCTION, KEY, apply_row_rules
+from kwartier.validation.row_rules import (
+    INJECTION_WITHOUT_PRODUCTION,
+    KEY,
+    RULES,
+    SOURCE_ESTIMATE,
+    apply_row_rules,
+)
 
 Progress = Callable[[str, int, int], None]
 QUARANTINE_BUCKET = -1
 CHANNEL_TYPE = "channel_word"
 TARIFF_TYPE = "tariff_word"
 SOURCE_STATUS_TYPE = "source_status_word"
+STATUS_TYPE = "status_word"
+RULE_TYPE = "rule_word"
+METHOD_TYPE = "method_word"
+BATCH_TYPE = "batch_word"
 GROUP_ROWS = 4_000_000
 AP_ID_BUCKET_SHIFT = 32
 
@@ -142,21 +152,32 @@ class Ingestor:
         self._rules_sql: str | None = None
 
     def _create_vocabularies(self) -> None:
-        """DuckDB ENUM types for the words pass 2 groups and sorts on: channel, tariff period and source
-        status, each in alphabetical order so that sorting, ``min`` and ``max`` give what they give on the
-        text (the row rules keep the strongest source status with ``max``: validated, read, estimated).
+        """DuckDB ENUM types for the words of a reading: channel, tariff period, source status, status,
+        rule and method, each in alphabetical order so that sorting, ``min`` and ``max`` give what they
+        give on the text (the row rules keep the strongest source status with ``max``: validated, read,
+        estimated).
 
-        Grouping and sorting a day's readings on them takes about half the time it takes on text (a day
-        of 200,000 access points, 18.6 million rows: sorting 7.2 s against 3.1 s, grouping 3.4 s against
-        2.0 s). The store's files keep the words as text.
+        Grouping, sorting and writing a day's readings with them takes about half the time it takes
+        with text (a day of 200,000 access points, 18.6 million rows: sorting and writing 10.1 s against
+        4.2 s, grouping 3.4 s against 2.0 s). DuckDB writes an ENUM to Parquet as text: the store's files
+        do not change.
         """
         for name, words in (
             (CHANNEL_TYPE, [c.value for c in Channel]),
             (TARIFF_TYPE, [t.value for t in TariffPeriod]),
             (SOURCE_STATUS_TYPE, [s.value for s in SourceStatus]),
+            (STATUS_TYPE, [s.value for s in ReadingStatus]),
+            (RULE_TYPE, list(RULES)),
+            (METHOD_TYPE, [SOURCE_ESTIMATE]),
         ):
             listed = ", ".join(f"'{word}'" for word in sorted(words))
             self.con.execute(f"CREATE TYPE {name} AS ENUM ({listed})")
+
+    def _create_batch_word(self, batch: str) -> None:
+        """An ENUM type of one word, the batch id: every row of a batch carries it, and DuckDB writes a
+        constant ENUM several times faster than a constant text of 64 characters."""
+        self.con.execute(f"DROP TYPE IF EXISTS {BATCH_TYPE}")
+        self.con.execute(f"CREATE TYPE {BATCH_TYPE} AS ENUM ('{batch}')")
 
     # registry facts ---------------------------------------------------------------------------------
 
@@ -174,18 +195,16 @@ class Ingestor:
         today = datetime.now(UTC).date()
         with self.sessions() as session:
             limits = access_point_limits(session, today - timedelta(days=400), today + timedelta(days=2))
-        pseudonyms = self.pseudonymiser.table(limits.column("ean").to_pylist())
         self.con.register("limits_arrow", limits)
-        self.con.register("pseudonyms_arrow", pseudonyms)
+        pseudonym, keys = self.pseudonymiser.sql("ean")
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE aps AS
-            SELECT c.ean, p.ap, {layout.bucket_sql(self.store.buckets, "p.ap")} AS bucket, c.capacity,
-                   c.has_production, true AS known, {self._ean_key_sql("c.ean")} AS ean_key,
-                   NULL::BIGINT AS ap_id
-            FROM limits_arrow c JOIN pseudonyms_arrow p USING (ean)"""
+            SELECT ean, ap, {layout.bucket_sql(self.store.buckets, "ap")} AS bucket, capacity, has_production,
+                   true AS known, {self._ean_key_sql("ean")} AS ean_key, NULL::BIGINT AS ap_id
+            FROM (SELECT *, {pseudonym} AS ap FROM limits_arrow)""",
+            keys,
         )
         self.con.unregister("limits_arrow")
-        self.con.unregister("pseudonyms_arrow")
         self._number_access_points()
         self.con.execute(
             "CREATE OR REPLACE TEMP VIEW ap_facts AS SELECT ap_id AS ap, capacity, has_production FROM aps"
@@ -294,7 +313,9 @@ class Ingestor:
     def _capture_headend_intervals(self, path: Path, moment: datetime, work: Path) -> list[Rejection]:
         columns = INTERVAL_HEADER.split(",")
         source = read_csv_sql(path, columns, "interval_rejects")
-        reason = interval_reason_sql(timestamptz_literal(moment))
+        reason = interval_reason_sql(
+            timestamptz_literal(moment), channel="channel_word", tariff="tariff_word", status="status_word"
+        )
         raw = "concat_ws(',', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
         from kwartier.capture.headend import ean_reason_sql  # noqa: PLC0415
 
@@ -303,7 +324,10 @@ class Ingestor:
                 f"""COPY (
             WITH typed AS (
                 SELECT r.*, {instant_sql("r.start")} AS start_utc,
-                       {quantity_sql("r.value", "r.unit")} AS quantity
+                       {quantity_sql("r.value", "r.unit")} AS quantity,
+                       TRY_CAST(r.channel AS {CHANNEL_TYPE}) AS channel_word,
+                       TRY_CAST(r.tariff AS {TARIFF_TYPE}) AS tariff_word,
+                       TRY_CAST(r.status AS {SOURCE_STATUS_TYPE}) AS status_word
                 FROM {source} r
             ), checked AS (
                 SELECT t.*, a.ap_id, a.bucket AS ap_bucket,
@@ -313,10 +337,8 @@ class Ingestor:
             )
             SELECT CASE WHEN reason IS NULL THEN ap_bucket ELSE {QUARANTINE_BUCKET} END AS bucket,
                    reason, CASE WHEN reason IS NULL THEN ap_id END AS ap_id,
-                   TRY_CAST(channel AS {CHANNEL_TYPE}) AS channel,
-                   TRY_CAST(tariff AS {TARIFF_TYPE}) AS tariff,
-                   start_utc AS start, TRY_CAST(minutes AS SMALLINT) AS minutes, quantity AS value,
-                   TRY_CAST(status AS {SOURCE_STATUS_TYPE}) AS source_status,
+                   channel_word AS channel, tariff_word AS tariff, start_utc AS start,
+                   TRY_CAST(minutes AS SMALLINT) AS minutes, quantity AS value, status_word AS source_status,
                    CASE WHEN reason IS NOT NULL THEN {raw} END AS raw
             FROM checked
             ) TO {sql_path(work / "pass1")} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION snappy)"""
@@ -455,6 +477,7 @@ class Ingestor:
         million access points is processed a few million rows at a time (bounded memory).
         """
         groups = self._bucket_groups(work / "pass1")
+        self._create_batch_word(batch)
         rules = self._rules_query()
         stamp = timestamptz_literal(moment)
         for done, group in enumerate(groups):
@@ -474,7 +497,9 @@ class Ingestor:
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE outcome AS
                 WITH validated AS ({rules}), current AS ({existing})
-                SELECT v.*, CASE
+                SELECT v.* REPLACE (CAST(v.status AS {STATUS_TYPE}) AS status,
+                                    CAST(v.rule AS {RULE_TYPE}) AS rule,
+                                    CAST(v.method AS {METHOD_TYPE}) AS method), CASE
                     WHEN c.ap IS NULL THEN 'new'
                     WHEN v.status = '{ReadingStatus.REJECTED.value}' THEN 'rejected'
                     WHEN c.value = v.value AND c.status = v.status THEN 'same'
@@ -518,9 +543,8 @@ class Ingestor:
             low, high = int(bucket) << AP_ID_BUCKET_SHIFT, (int(bucket) + 1) << AP_ID_BUCKET_SHIFT
             self.con.execute(
                 f"""COPY (
-                SELECT a.ap, o.channel::VARCHAR AS channel, o.tariff::VARCHAR AS tariff, o.start, o.minutes,
-                       o.value, o.status, o.rule, o.method,
-                       '{batch}' AS batch, {stamp} AS recorded_at
+                SELECT a.ap, o.channel, o.tariff, o.start, o.minutes, o.value, o.status, o.rule, o.method,
+                       '{batch}'::{BATCH_TYPE} AS batch, {stamp} AS recorded_at
                 FROM outcome o JOIN aps a ON a.ap_id = o.ap
                 WHERE o.outcome <> 'same' AND o.ap >= {low} AND o.ap < {high} AND a.bucket = {int(bucket)}
                     AND {month} = '{label}'
