@@ -41,6 +41,7 @@ from kwartier.capture.detect import InputFormat, detect_format
 from kwartier.capture.headend import (
     INTERVAL_HEADER,
     REGISTER_HEADER,
+    ean_reason_sql,
     instant_sql,
     interval_reason_sql,
     quantity_sql,
@@ -322,7 +323,6 @@ class Ingestor:
             timestamptz_literal(moment), channel="channel_word", tariff="tariff_word", status="status_word"
         )
         raw = "concat_ws(',', " + ", ".join(f"coalesce({c}, '')" for c in columns) + ")"
-        from kwartier.capture.headend import ean_reason_sql  # noqa: PLC0415
 
         with self._hash_tables_on_the_registry():
             self.con.execute(
@@ -404,7 +404,6 @@ class Ingestor:
         source = read_csv_sql(path, columns, "register_rejects")
         reason = register_reason_sql(timestamptz_literal(moment))
         raw = "concat_ws(',', " + ", ".join(f"coalesce(t.\"{c}\", '')" for c in columns) + ")"
-        from kwartier.capture.headend import ean_reason_sql  # noqa: PLC0415
 
         with self._hash_tables_on_the_registry():
             self.con.execute(
