@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from kwartier.capture.headend import instant_sql
 from kwartier.capture.ingest import ingest_paths, ingestor
 from kwartier.config import Settings
 from kwartier.registry.database import open_registry
@@ -147,3 +148,34 @@ def test_copies_of_one_interval_keep_the_strongest_status_and_conflicts_are_reje
         (int(d[6]) + 1, "rejected", None),
     ]
     assert {row["rule"] for row in stored if row["start"] == start["d"]} == {"V06-CONFLICTING-DUPLICATE"}
+
+
+def test_an_instant_counts_only_with_its_utc_offset() -> None:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    texts = {
+        "2026-11-02T10:15:00+01:00": datetime(2026, 11, 2, 9, 15, tzinfo=UTC),
+        "2026-11-02T10:15:00.5-05:30": datetime(2026, 11, 2, 15, 45, 0, 500_000, tzinfo=UTC),
+        "2026-11-02T10:15:00Z": datetime(2026, 11, 2, 10, 15, tzinfo=UTC),
+        "2026-11-02": None,  # a date alone: DuckDB alone would read it as midnight UTC
+        "2026-11-02T10:15:00": None,  # local time of unknown offset
+        "2026-11-02T10:15:00+0100": None,  # not the export's form (docs/formats.md)
+        "2026-11-02T10:15:00+01": None,
+        "2026-11-02T10:15:00z": None,
+        "2026-11-32T10:15:00+01:00": None,
+    }
+    query = f"SELECT {instant_sql('t')} FROM (SELECT ?::VARCHAR AS t)"
+    for text, instant in texts.items():
+        [(found,)] = con.execute(query, [text]).fetchall()
+        assert found == instant, text
+
+
+def test_a_start_without_offset_is_quarantined(home: Settings, region: Region, tmp_path: Path) -> None:
+    source = (region.folder / region.files("intervals")[0]["file"]).read_text().splitlines()
+    fields = source[1].split(",")
+    date_only = ",".join([*fields[:4], fields[4][:10], *fields[5:]])
+    path = tmp_path / "dates.csv"
+    path.write_text("\n".join([source[0], source[1], date_only]) + "\n")
+    [report] = ingest_paths(home, [path], recorded_at=RECORDED)
+    assert [(r["line"], r["field"], r["code"]) for r in report.rejections] == [(3, "start", "C07-TIME")]
+    assert report.accepted == 1

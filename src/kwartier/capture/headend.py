@@ -14,7 +14,7 @@ run once per distinct EAN (:func:`ean_reason_sql`), the others per row (:func:`i
 - ``C02-CHANNEL`` / ``C03-TARIFF`` / ``C04-UNIT`` / ``C05-STATUS``: a word outside the vocabulary, or a unit
   that does not fit the channel;
 - ``C06-RESOLUTION``: ``minutes`` is not 15 for electricity or 60 for gas;
-- ``C07-TIME``: ``start`` is not an ISO-8601 instant with a UTC offset;
+- ``C07-TIME``: ``start`` is not an ISO-8601 instant ending in its UTC offset (``Z`` or ``±hh:mm``);
 - ``V07-OFF-GRID``: ``start`` is not on the grid of its resolution (seed 001 art. 3.1.57: quarter hours,
   hours for gas);
 - ``V08-FUTURE``: the interval ends after the moment the batch is recorded;
@@ -77,9 +77,16 @@ def ean_reason_sql(column: str) -> str:
 
 
 def instant_sql(column: str) -> str:
-    """SQL: the ISO-8601 text in ``column`` as TIMESTAMPTZ, NULL unless it carries a UTC offset."""
+    """SQL: the ISO-8601 text in ``column`` as TIMESTAMPTZ, NULL unless it ends in a UTC offset: ``Z`` or
+    ``±hh:mm`` (docs/formats.md). A date alone, or a time without an offset, is NULL: DuckDB would read it
+    as UTC.
+
+    The suffix test is three ``LIKE`` patterns, which DuckDB matches on the bytes: on a day of 200,000
+    access points (18.6 million rows) they cost 0.6 s with the cast, where ``right`` and ``substr``, which
+    count characters, cost 1.6 s.
+    """
     return (
-        f"CASE WHEN right({column}, 1) = 'Z' OR substr({column}, -6, 1) IN ('+', '-') "
+        f"CASE WHEN {column} LIKE '%Z' OR {column} LIKE '%+__:__' OR {column} LIKE '%-__:__' "
         f"THEN TRY_CAST({column} AS TIMESTAMPTZ) END"
     )
 
