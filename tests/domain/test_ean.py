@@ -51,3 +51,10 @@ def test_completed_payload_is_valid_and_any_single_digit_change_is_caught(payloa
         original = int(code[position])
         changed = code[:position] + str((original + 1) % 10) + code[position + 1 :]
         assert not is_valid_ean(changed)
+
+
+@given(st.from_regex(r"\A[0-9]{1,20}\Z"))
+def test_check_digit_is_the_gs1_sum_of_weighted_digits_for_any_length(payload: str) -> None:
+    # GS1 §7.9 digit by digit (GLN-13 payloads of 12 digits use it as well as EAN-18 ones of 17)
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(payload)))
+    assert check_digit(payload) == (10 - total % 10) % 10

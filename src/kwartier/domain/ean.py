@@ -19,9 +19,9 @@ def check_digit(payload: str) -> int:
     """Return the GS1 check digit of ``payload`` (the first 17 digits of an EAN-18)."""
     if not payload.isdigit() or not payload.isascii():
         raise InvalidEanError(f"{payload!r}: only digits are allowed")
-    total = 0
-    for position, digit in enumerate(reversed(payload)):
-        total += int(digit) * (3 if position % 2 == 0 else 1)
+    codes = payload.encode("ascii")  # a digit's code is 48 + the digit
+    tripled, single = codes[-1::-2], codes[-2::-2]  # positions 2, 4, … and 3, 5, … of the full code
+    total = 3 * (sum(tripled) - 48 * len(tripled)) + sum(single) - 48 * len(single)
     return (10 - total % 10) % 10
 
 
