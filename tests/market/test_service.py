@@ -3,6 +3,7 @@ queue out; idempotency, malformed messages, concurrency."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kwartier.market import service
 from kwartier.market.blocks import blocked_report
+from kwartier.market.register import Fact
 from kwartier.registry.database import open_registry
 from kwartier.registry.market_processes import MarketProcess
 from kwartier.registry.master_data import load_master_data
@@ -219,3 +221,33 @@ def test_replaying_every_scenario_message_in_chunks_then_one_by_one_changes_noth
         assert [service.apply_message(session, text, READINGS) for text in texts] == first
         assert _counts(session) == counts
         assert any(answer["accepted"] for answer in first) and not all(answer["accepted"] for answer in first)
+
+
+def test_stored_fact_values_are_decoded_each_in_its_place_and_a_broken_one_raises() -> None:
+    day, moment = date(2026, 1, 5), datetime(2026, 1, 5, 9, tzinfo=UTC)
+    texts = ['"connected"', None, '{"regime": "SMR3", "requested_by": null}', "9.2", "null", '[1, "a"]']
+    rows = [(E1 if n % 2 else E3, f"a{n}", text, day, moment, None, "market") for n, text in enumerate(texts)]
+    facts = service.facts_of(rows)
+    decoded = [fact.value for fact in facts[E3]] + [fact.value for fact in facts[E1]]
+    assert decoded == ["connected", {"regime": "SMR3", "requested_by": None}, None, None, 9.2, [1, "a"]]
+    assert [fact.attribute for fact in facts[E1]] == ["a1", "a3", "a5"]
+    for broken in ("1, 2", '"a', ""):
+        with pytest.raises(ValueError):
+            service.facts_of([*rows, (E1, "b", broken, day, moment, None, "market")])
+
+
+def test_a_fact_read_back_is_the_fact_the_constructor_gives() -> None:
+    values = (
+        E1,
+        "status",
+        "connected",
+        date(2026, 1, 5),
+        datetime(2026, 1, 5, 9, tzinfo=UTC),
+        "p1",
+        "market",
+    )
+    stored, built = Fact.stored(*values), Fact(*values)
+    assert stored == built and hash(stored) == hash(built) and repr(stored) == repr(built)
+    assert list(vars(stored)) == [field.name for field in dataclasses.fields(Fact)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.value = None  # type: ignore[misc]

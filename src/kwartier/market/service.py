@@ -205,13 +205,30 @@ def fact_query(condition: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]
 
 def facts_of(rows: Iterable[Sequence[Any]]) -> dict[str, list[Fact]]:
     """The facts of the rows of a :func:`fact_query`, per EAN, in the order of the rows."""
+    listed = list(rows)
+    values = _json_values([row[2] for row in listed])
     facts: dict[str, list[Fact]] = {}
-    for ean, attribute, value, valid_from, recorded_at, process_id, source in rows:
-        fact_value = None if value is None else json.loads(value)
+    for (ean, attribute, _, valid_from, recorded_at, process_id, source), value in zip(
+        listed, values, strict=True
+    ):
         facts.setdefault(ean, []).append(
-            Fact(ean, attribute, fact_value, valid_from, recorded_at, process_id, source)
+            Fact.stored(ean, attribute, value, valid_from, recorded_at, process_id, source)
         )
     return facts
+
+
+def _json_values(texts: list[str | None]) -> list[Any]:
+    """The JSON texts decoded (NULL as None), as one array: a call of ``json.loads`` per value costs
+    four times as much (600,000 register values: 0.61 s against 0.14 s). A text that is not one JSON
+    value would shift the array, so the count is checked, and then each text is decoded alone, which
+    raises on the culprit."""
+    try:
+        joined = json.loads("[" + ",".join("null" if text is None else text for text in texts) + "]")
+    except ValueError:
+        joined = None
+    if isinstance(joined, list) and len(joined) == len(texts):
+        return joined
+    return [None if text is None else json.loads(text) for text in texts]
 
 
 _PROCESS_COLUMNS = (
