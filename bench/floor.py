@@ -156,9 +156,9 @@ def polars_bucketed_floor(file: Path, scratch: Path) -> dict[str, float]:
     def groups(sort: bool) -> None:
         for first in range(0, BUCKETS, GROUP_BUCKETS):
             files = [
-                file
+                part
                 for bucket in range(first, first + GROUP_BUCKETS)
-                for file in (buckets / f"bucket={bucket}").glob("*.parquet")
+                for part in (buckets / f"bucket={bucket}").glob("*.parquet")
             ]
             if files:
                 grouped = _polars_grouped(pl.scan_parquet(files))
