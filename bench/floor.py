@@ -40,7 +40,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from bench.run import OUT, baseline_read_csv, simulate
+from bench.run import OUT, baseline_read_csv, first_delivery
 from kwartier.capture.headend import INTERVAL_HEADER
 
 BAR_READINGS_PER_SECOND = 2_000_000
@@ -95,7 +95,7 @@ def duckdb_floor(file: Path, scratch: Path) -> dict[str, float]:
         ),
         "sorted": _seconds(
             lambda: con.execute(
-                f"COPY ({grouped} ORDER BY ean, channel, tariff, start) TO '{target}' "
+                f"COPY ({grouped} ORDER BY {', '.join(ORDER)}) TO '{target}' "
                 "(FORMAT parquet, COMPRESSION zstd)"
             )
         ),
@@ -186,9 +186,7 @@ def _child(floor: Callable[[Path, Path], dict[str, float]], file: Path, scratch:
 
 def run(access_points: int) -> dict[str, Any]:
     """Time the skeleton on the first head-end delivery of the simulated day of ``access_points``."""
-    region, manifest = simulate(access_points)
-    first = next(f for f in manifest["files"] if f["kind"] == "intervals")
-    file = region / first["file"]
+    _, file, first = first_delivery(access_points)
     readings = int(first["lines"])
     scratch = OUT / "floor"
     shutil.rmtree(scratch, ignore_errors=True)

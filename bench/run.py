@@ -45,6 +45,14 @@ def simulate(access_points: int) -> tuple[Path, dict[str, Any]]:
     return folder, json.loads(manifest.read_text())
 
 
+def first_delivery(access_points: int) -> tuple[Path, Path, dict[str, Any]]:
+    """The simulated region of ``access_points``, its first head-end interval file and that file's entry
+    in the manifest (lines, delivery moment): the file the ingest benchmarks read."""
+    region, manifest = simulate(access_points)
+    first = next(f for f in manifest["files"] if f["kind"] == "intervals")
+    return region, region / first["file"], first
+
+
 def baseline_read_csv(file: Path) -> float:
     """Seconds DuckDB needs to read every field of ``file`` with its bare ``read_csv`` (as text)."""
     columns = INTERVAL_HEADER.split(",")
@@ -59,9 +67,7 @@ def baseline_read_csv(file: Path) -> float:
 
 def bench_ingest(access_points: int) -> dict[str, Any]:
     """Ingest of the first delivery of a simulated day, end to end, in a child process."""
-    region, manifest = simulate(access_points)
-    first = next(f for f in manifest["files"] if f["kind"] == "intervals")
-    file = region / first["file"]
+    region, file, first = first_delivery(access_points)
     home = OUT / f"home-{access_points}"
     shutil.rmtree(home, ignore_errors=True)
     settings = load_settings(home)
