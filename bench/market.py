@@ -1,14 +1,17 @@
 """Benchmark of the supply market (issue 3): replay N market messages over M access points, on SQLite and
 PostgreSQL; prints a table or JSON.
 
-``python -m bench.market [--access-points 500000] [--messages 1000000] [--backend sqlite|postgresql]``
+``python -m bench.market [--access-points 500000] [--messages 1000000] [--backend sqlite|postgresql]
+[--workers N]``
 
 The registry gets M electricity access points with a digital meter, SMR1 and a capacity (bulk insert, not
 timed). The stream is :func:`kwartier.market.stream.market_stream` (the one ``kwartier market simulate``
 writes): a move-in per access point, then switches, moves, regime changes and PV registrations over a
 year, about 3 % faulty. Remote readings come from
-a function (the store's read per message is not part of this figure). Timed: ``apply_messages`` of the
-whole stream (the replay), then the same stream again (every message already applied: idempotent); the
+a function (the store's read per message is not part of this figure). Timed: the code of ``kwartier market
+apply`` (:func:`kwartier.market.partitions.apply_partitioned`) on the whole stream (the replay), then on the
+same stream again (every message already applied: idempotent), by ``--workers`` processes (default: one
+per core) on PostgreSQL, by one on SQLite (one writer at a time); the
 building of the registry and the stream is timed apart, and the 1-minute load average before and after
 the replays is reported (other work on the machine slows the figures down).
 PostgreSQL: ``KWARTIER_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
@@ -31,7 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from kwartier.domain.ean import check_digit, with_check_digit
-from kwartier.market import service
+from kwartier.market import partitions
+from kwartier.market.processes import Readings
 from kwartier.market.stream import Market, market_stream
 from kwartier.registry.access_points import AccessPoint, ConnectionCapacity, GridArea, MeasurementRegime
 from kwartier.registry.database import open_registry, upgrade
@@ -135,7 +139,11 @@ def _reading(ean: str, day: date) -> dict[str, int]:
     return {"offtake/day": (int(ean[-9:-1]) * 7 + day.toordinal() * 11) % 10_000_000}
 
 
-def run(backend: str, access_points: int, messages: int) -> dict[str, Any]:
+def _readings() -> Readings:
+    return _reading
+
+
+def run(backend: str, access_points: int, messages: int, workers: int) -> dict[str, Any]:
     """Build the registry, replay the stream, replay it again; the figures."""
     OUT.mkdir(parents=True, exist_ok=True)
     admin = None
@@ -161,16 +169,18 @@ def run(backend: str, access_points: int, messages: int) -> dict[str, Any]:
         lines = stream(access_points, messages)
         built = time.perf_counter() - started
         load_before = os.getloadavg()[0]
+        if not partitions.parallel_backend(url):
+            workers = 1
+        started = time.perf_counter()
+        answers = partitions.apply_partitioned(url, lines, _readings, workers=workers, chunk=50_000)
+        replay = time.perf_counter() - started
+        started = time.perf_counter()
+        again = partitions.apply_partitioned(url, lines, _readings, workers=workers, chunk=50_000)
+        idempotent = time.perf_counter() - started
+        load_after = os.getloadavg()[0]
+        assert again == answers
         factory = open_registry(url)
         with factory() as session:
-            started = time.perf_counter()
-            answers = service.apply_messages(session, lines, _reading, chunk=50_000)
-            replay = time.perf_counter() - started
-            started = time.perf_counter()
-            again = service.apply_messages(session, lines, _reading, chunk=50_000)
-            idempotent = time.perf_counter() - started
-            load_after = os.getloadavg()[0]
-            assert again == answers
             facts = session.execute(sa.text("SELECT count(*) FROM register_facts")).scalar_one()
             outbox = session.execute(sa.text("SELECT count(*) FROM market_outbox")).scalar_one()
         factory.kw["bind"].dispose()
@@ -186,6 +196,7 @@ def run(backend: str, access_points: int, messages: int) -> dict[str, Any]:
         "backend": backend,
         "access_points": access_points,
         "messages": len(lines),
+        "workers": workers,
         "accepted": accepted,
         "rejected": len(lines) - accepted,
         "build_s": round(built, 1),
@@ -204,10 +215,11 @@ def main() -> None:
     parser.add_argument("--access-points", type=int, default=500_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     for backend in args.backend or ["sqlite"]:  # each result as soon as it is known
-        result = run(backend, args.access_points, args.messages)
+        result = run(backend, args.access_points, args.messages, args.workers)
         text = "  ".join(f"{key}={value}" for key, value in result.items())
         print(json.dumps(result) if args.json else text, flush=True)
 

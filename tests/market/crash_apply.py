@@ -13,12 +13,18 @@ from datetime import date
 from pathlib import Path
 
 from kwartier.market import service
+from kwartier.market.processes import Readings
 from kwartier.registry.database import open_registry
 
 
 def reading(ean: str, day: date) -> dict[str, int]:
     """A remote reading for every access point and day (the same function as the test's clean run)."""
     return {"offtake/day": int(ean[-6:]) + day.toordinal()}
+
+
+def readings() -> Readings:
+    """:func:`reading`, built in the process that applies (what the partitioned apply asks for)."""
+    return reading
 
 
 def main(url: str, messages: Path, chunk: int, crash_day: date) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from kwartier.cli import app
@@ -80,3 +81,22 @@ def test_a_simulated_stream_is_deterministic_and_applies_with_some_rejections(tm
     assert len(answers) == 400
     codes = {answer.get("code") for answer in answers}
     assert None in codes and "malformed" in codes and len(codes) > 4
+
+
+def test_apply_by_two_workers_answers_like_one_process(
+    registry_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL ``--workers 2`` applies in two processes (on SQLite in one); the replay by one
+    process answers every message as the first apply did."""
+    monkeypatch.setenv("KWARTIER_REGISTRY_URL", registry_url)
+    home = ["--home", str(tmp_path / "home")]
+    assert runner.invoke(app, ["registry", "load", str(MASTER), *home]).exit_code == 0
+    stream = tmp_path / "stream.jsonl"
+    simulate = ["market", "simulate", str(MASTER), "--out", str(stream), "--messages", "300"]
+    assert runner.invoke(app, simulate).exit_code == 0
+    apply = ["market", "apply", str(stream), *home, "--json"]
+    first = json.loads(runner.invoke(app, [*apply, "--workers", "2"]).stdout)
+    again = json.loads(runner.invoke(app, [*apply, "--workers", "1"]).stdout)
+    assert len(first) == 300 and again == first
+    assert sum(answer["accepted"] for answer in first) > 100
+    assert runner.invoke(app, [*apply, "--workers", "0"]).exit_code == 2

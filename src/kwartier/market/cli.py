@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -64,13 +65,20 @@ def _readings(settings: Settings) -> Readings:
     return StoreReadings(store, Pseudonymiser.from_key_file(settings.pseudonym_key_file))
 
 
-@contextmanager
-def _registry(settings: Settings) -> Iterator[Session]:
-    from kwartier.registry.database import open_registry, upgrade  # noqa: PLC0415
+def _upgraded(settings: Settings) -> str:
+    """The registry URL of ``settings``, its database brought to the newest schema."""
+    from kwartier.registry.database import upgrade  # noqa: PLC0415
 
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.registry_url)
-    factory = open_registry(settings.registry_url)
+    return settings.registry_url
+
+
+@contextmanager
+def _registry(settings: Settings) -> Iterator[Session]:
+    from kwartier.registry.database import open_registry  # noqa: PLC0415
+
+    factory = open_registry(_upgraded(settings))
     try:
         with factory() as session:
             yield session
@@ -93,10 +101,20 @@ def apply(
     files: Annotated[list[Path], typer.Argument(help="Message files: .json (one message) or .jsonl.")],
     home: HomeOption = None,
     as_json: JsonOption = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that apply the messages, each a partition of the access points "
+            "(PostgreSQL; SQLite has one writer at a time and uses one).",
+        ),
+    ] = 1,
 ) -> None:
     """Apply market messages in order; print the answer to each (accepted, or rejected with a reason)."""
+    from kwartier.market.partitions import apply_partitioned  # noqa: PLC0415
+
     settings = load_settings(home)
-    readings = _readings(settings)
     places: list[tuple[str, int]] = []
     texts: list[str] = []
     failed = False
@@ -109,13 +127,10 @@ def apply(
             continue
         places.extend((str(path), number) for number, _ in lines)
         texts.extend(text for _, text in lines)
-    with _registry(settings) as session:
-        answers = [
-            {"file": file, "line": line, **answer}
-            for (file, line), answer in zip(
-                places, service.apply_messages(session, texts, readings), strict=True
-            )
-        ]
+    applied = apply_partitioned(_upgraded(settings), texts, partial(_readings, settings), workers=workers)
+    answers = [
+        {"file": file, "line": line, **answer} for (file, line), answer in zip(places, applied, strict=True)
+    ]
     if as_json:
         print_json(answers)
     else:

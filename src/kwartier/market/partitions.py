@@ -1,0 +1,107 @@
+"""Applying a large batch of market messages on several cores: one partition of access points per worker.
+
+Rules:
+- messages on different access points never touch each other's state, so the batch is split by access
+  point into ``workers`` partitions (CRC-32 of the EAN named in the message); a worker process applies the
+  messages of its partition, in their order in the batch, with :func:`service.apply_messages` (chunks of
+  one transaction each, the access points of a chunk locked) on a connection of its own; the answers come
+  back in the order of the batch;
+- each access point's messages are applied in order by one worker, so every access point gets the register
+  facts, processes, reservations, events and outbox messages of a one-by-one apply; only the interleaving
+  of different access points' rows (their generated ids) may differ, as between two chunkings;
+- a message id is answered once for all access points: when one id is sent for access points of two
+  partitions, the whole batch is applied by one process (the first message with the id decides, as
+  one by one); a line that is not JSON, or names no EAN, cannot change anything (it is malformed) and
+  goes to the first partition;
+- PostgreSQL only: its row locks let the workers' transactions run side by side and keep them apart
+  from any other writer. SQLite has one writer at a time: a second worker would wait for each chunk of
+  the first (and give up after the busy timeout), so on SQLite the batch is applied by one process;
+- a failing worker fails the batch once every worker has stopped; what it and the others committed
+  stays (whole chunks), and applying the batch again completes it: applied messages get their answers.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from kwartier.market import service
+from kwartier.market.processes import Readings
+from kwartier.registry.database import open_registry
+
+ReadingsFactory = Callable[[], Readings]
+"""Builds the remote readings in the process that applies (a picklable callable: a worker opens its own
+store connections)."""
+
+
+def parallel_backend(url: str) -> bool:
+    """Whether the registry at ``url`` lets several workers write at once (PostgreSQL, not SQLite)."""
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def partition_of(text: str, workers: int) -> tuple[int, str | None]:
+    """The partition of message ``text`` among ``workers`` (by its EAN; 0 for a line that is not a JSON
+    object or names no EAN) and its message id (None when it names none)."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return 0, None
+    if not isinstance(document, dict):
+        return 0, None
+    ean, message_id = document.get("ean"), document.get("message_id")
+    part = zlib.crc32(ean.encode()) % workers if isinstance(ean, str) else 0
+    return part, message_id if isinstance(message_id, str) else None
+
+
+def partitions(texts: Sequence[str], workers: int) -> list[list[int]] | None:
+    """The positions of ``texts`` in each of ``workers`` partitions, in order; None when a message id is
+    named in two partitions (then only a single process answers like one by one)."""
+    parts: list[list[int]] = [[] for _ in range(workers)]
+    owner: dict[str, int] = {}
+    for position, text in enumerate(texts):
+        part, message_id = partition_of(text, workers)
+        if message_id is not None and owner.setdefault(message_id, part) != part:
+            return None
+        parts[part].append(position)
+    return parts
+
+
+def apply_partitioned(
+    url: str, texts: Sequence[str], readings: ReadingsFactory, *, workers: int, chunk: int = 20_000
+) -> list[dict[str, Any]]:
+    """Apply ``texts`` to the registry at ``url`` in order per access point, by ``workers`` processes on
+    PostgreSQL (one on SQLite, or when a message id spans partitions); return the answer to each."""
+    parts = partitions(texts, workers) if workers > 1 and parallel_backend(url) else None
+    if parts is None:
+        return _apply(url, list(texts), readings, chunk)
+    answers: list[dict[str, Any]] = [{} for _ in texts]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [
+            (positions, pool.submit(_apply, url, [texts[p] for p in positions], readings, chunk))
+            for positions in parts
+            if positions
+        ]
+        failures = [future.exception() for _, future in futures]
+        for failure in failures:
+            if failure is not None:
+                raise failure
+        for positions, future in futures:
+            for position, answer in zip(positions, future.result(), strict=True):
+                answers[position] = answer
+    return answers
+
+
+def _apply(url: str, texts: list[str], readings: ReadingsFactory, chunk: int) -> list[dict[str, Any]]:
+    """Apply ``texts`` in one process, on a connection of its own."""
+    factory = open_registry(url)
+    try:
+        with factory() as session:
+            return service.apply_messages(session, texts, readings(), chunk=chunk)
+    finally:
+        factory.kw["bind"].dispose()

@@ -1,0 +1,113 @@
+"""Applying a batch by several worker processes, one partition of access points each (PostgreSQL; SQLite
+applies it in one process): the same answers and the same register, processes, events, reservations,
+inbox and per-access-point outbox as one process applying the batch in order."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from kwartier.market import service
+from kwartier.market.partitions import apply_partitioned, parallel_backend, partition_of, partitions
+from kwartier.market.processes import Index, Readings
+from tests.market.crash_apply import reading, readings
+from tests.market.helpers import E1, E2, E3
+from tests.market.test_chunks import CHUNK, _clear, _dump, _stream
+
+
+def _part(ean: str) -> int:
+    return zlib.crc32(ean.encode()) % 2
+
+
+def test_the_partition_of_a_message_is_that_of_its_ean_and_unreadable_lines_go_to_the_first() -> None:
+    message = json.dumps({"message_id": "m1", "ean": E3, "type": "switch_request"})
+    assert partition_of(message, 2) == (_part(E3), "m1")
+    assert partition_of("{not json", 2) == (0, None)
+    assert partition_of("[1, 2]", 2) == (0, None)
+    assert partition_of(json.dumps({"message_id": 7, "ean": 12}), 2) == (0, None)
+    assert partition_of(json.dumps({"message_id": "m2"}), 5) == (0, "m2")
+
+
+def test_partitions_keep_the_order_and_a_message_id_on_two_partitions_gives_none() -> None:
+    assert _part(E1) != _part(E3)
+    texts = [
+        json.dumps({"message_id": "a", "ean": E1}),
+        json.dumps({"message_id": "b", "ean": E3}),
+        "{not json",
+        json.dumps({"message_id": "a", "ean": E2}),  # the same id again, same partition as E1
+        json.dumps({"message_id": "c", "ean": E3}),
+    ]
+    parts = partitions(texts, 2)
+    assert parts is not None
+    assert parts[_part(E1)] == [0, 2, 3] and parts[_part(E3)] == [1, 4]
+    texts.append(json.dumps({"message_id": "b", "ean": E1}))
+    assert partitions(texts, 2) is None
+
+
+def _url(market: sessionmaker[Session]) -> str:
+    url: str = market.kw["bind"].url.render_as_string(hide_password=False)
+    return url
+
+
+@pytest.mark.parametrize("reuse_across_partitions", [False, True])
+def test_two_workers_give_what_one_process_gives(
+    market: sessionmaker[Session], reuse_across_partitions: bool
+) -> None:
+    """On PostgreSQL two processes run side by side; a message id reused on an access point of the other
+    partition makes one process apply the batch. Each worker applies several chunks."""
+    texts = _stream()
+    if reuse_across_partitions:
+        first = json.loads(texts[3])
+        other = E3 if _part(first["ean"]) != _part(E3) else E1
+        texts.insert(60, json.dumps(first | {"ean": other}))
+        assert partitions(texts, 2) is None
+    else:
+        parts = partitions(texts, 2)
+        assert parts is not None and all(len(part) > CHUNK for part in parts)
+    url = _url(market)
+    partitioned = apply_partitioned(url, texts, readings, workers=2, chunk=CHUNK)
+    with market() as session:
+        in_partitions = _dump(session)
+        _clear(session)
+        one_process = service.apply_messages(session, texts, reading, chunk=CHUNK)
+        assert _dump(session) == in_partitions
+    assert partitioned == one_process
+    assert {"malformed", "duplicate_message_id"} <= {answer.get("code") for answer in partitioned}
+
+
+def _failing_readings() -> Readings:
+    def failing(ean: str, day: date) -> Index | None:
+        if ean == E3:
+            raise RuntimeError(f"the store is unreachable for {ean}")
+        return reading(ean, day)
+
+    return failing
+
+
+@pytest.mark.parametrize(
+    "registry_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_failing_worker_fails_the_batch_and_applying_it_again_completes_it(
+    market: sessionmaker[Session],
+) -> None:
+    """The other worker's chunks stay committed; the second run answers them from the inbox."""
+    url = _url(market)
+    assert parallel_backend(url)
+    texts = _stream()
+    with pytest.raises(RuntimeError, match="unreachable"):
+        apply_partitioned(url, texts, _failing_readings, workers=2, chunk=CHUNK)
+    with market() as session:
+        applied = set(session.scalars(sa.text("SELECT DISTINCT ean FROM market_inbox")))
+    assert E1 in applied and E3 not in applied
+    again = apply_partitioned(url, texts, readings, workers=2, chunk=CHUNK)
+    with market() as session:
+        after = _dump(session)
+        _clear(session)
+        clean = service.apply_messages(session, texts, reading, chunk=CHUNK)
+        assert _dump(session) == after
+    assert again == clean
