@@ -202,6 +202,38 @@ def test_two_suppliers_switching_at_the_same_moment_one_is_accepted(postgres_reg
         assert len(session.scalars(sa.select(MarketProcess).where(MarketProcess.kind == "switch")).all()) == 1
 
 
+@pytest.mark.parametrize("registry_url", ["sqlite"], indirect=True)
+def test_on_sqlite_a_second_writer_waits_for_the_chunk_that_read_first(
+    market: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two suppliers switch one access point; the second apply starts after the first loaded its snapshot
+    and before it wrote anything. It waits for the first's commit (the first holds the write lock from
+    before it read) and is rejected: not both accepted from the same snapshot."""
+    with market() as session:
+        assert _apply(session, MOVE_IN)["accepted"]
+    answers: dict[str, dict[str, Any]] = {}
+
+    def second_supplier() -> None:
+        with market() as other:
+            answers[WATT] = _apply(other, SWITCH | {"sender": WATT, "message_id": "sw-watt"})
+
+    second = threading.Thread(target=second_supplier)
+    handle = service.handle
+
+    def handle_while_another_applies(*arguments: Any) -> Any:
+        if second.ident is None:  # the first apply, snapshot loaded: let the second one run meanwhile
+            second.start()
+            second.join(timeout=1.0)
+        return handle(*arguments)
+
+    monkeypatch.setattr(service, "handle", handle_while_another_applies)
+    with market() as session:
+        answers[VOLT] = _apply(session, SWITCH)
+    second.join()
+    assert answers[VOLT]["accepted"]
+    assert not answers[WATT]["accepted"] and answers[WATT]["code"] == "overlapping_process"
+
+
 def test_replaying_every_scenario_message_in_chunks_then_one_by_one_changes_nothing_the_second_time(
     market: sessionmaker[Session],
 ) -> None:

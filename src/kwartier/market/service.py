@@ -6,7 +6,8 @@ Rules:
   or not at all. Messages on different access points never touch each other's state, so a chunk gives
   the same register as one message per transaction;
 - the access points of a chunk are locked for its transaction, in EAN order (``SELECT … FOR UPDATE`` on
-  PostgreSQL; SQLite serialises writers), so two suppliers asking the same access point at the same
+  PostgreSQL; on SQLite the chunk takes the database's write lock before it reads, ``BEGIN IMMEDIATE``),
+  so two suppliers asking the same access point at the same
   moment are handled one after the other: the second sees the first's reservation and gets a clear
   rejection;
 - idempotency: a message id already in the inbox with the same payload gets the stored answer and
@@ -584,7 +585,7 @@ def apply_messages(
     for start in range(0, len(texts), chunk):
         try:
             with _without_cycle_collection():
-                _plan_each_query(session)
+                _begin_writing(session)
                 answers.extend(_apply_chunk(session, texts[start : start + chunk], readings, roles))
         except BaseException:
             session.rollback()
@@ -593,13 +594,26 @@ def apply_messages(
     return answers
 
 
-def _plan_each_query(session: Session) -> None:
-    """On PostgreSQL, plan every query of this transaction for its own parameters. psycopg prepares a
-    statement after a few executions, and PostgreSQL then tends to a generic plan that, without
-    statistics on freshly filled tables, scans a whole table comparing each row with every value of the
-    ``= ANY`` array (half a second per query instead of milliseconds)."""
-    if session.get_bind().dialect.name == "postgresql":
+def _begin_writing(session: Session) -> None:
+    """Begin the transaction of a chunk as the registry's writer, before anything of it is read.
+
+    SQLite: ``BEGIN IMMEDIATE``, so the chunk holds the write lock from before its snapshots and inbox rows
+    are loaded until it commits; another connection's chunk waits for it (busy timeout) and then loads what
+    it committed. sqlite3 would begin only at the first write, after the loads: two processes could then
+    both accept a switch of the same access point, each from a snapshot without the other's.
+
+    PostgreSQL: plan every query of the transaction for its own parameters. psycopg prepares a statement
+    after a few executions, and PostgreSQL then tends to a generic plan that, without statistics on
+    freshly filled tables, scans a whole table comparing each row with every value of the ``= ANY`` array
+    (half a second per query instead of milliseconds). The access points are locked by
+    :func:`load_snapshots` (``SELECT … FOR UPDATE``)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
         session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    elif connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -700,7 +714,7 @@ def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = 20
     changed = 0
     for start in range(0, len(eans), chunk):
         with _without_cycle_collection():
-            _plan_each_query(session)
+            _begin_writing(session)
             loaded = load_snapshots(session, eans[start : start + chunk], lock=True)
             changes = _Changes(loaded.values())
             with bulk.Writer(session) as writer:
