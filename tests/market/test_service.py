@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from kwartier.market import service
+from kwartier.market import processes, service
 from kwartier.market.blocks import blocked_report
 from kwartier.market.register import Fact
 from kwartier.registry.database import open_registry
@@ -218,7 +218,7 @@ def test_on_sqlite_a_second_writer_waits_for_the_chunk_that_read_first(
             answers[WATT] = _apply(other, SWITCH | {"sender": WATT, "message_id": "sw-watt"})
 
     second = threading.Thread(target=second_supplier)
-    handle = service.handle
+    handle = processes.handle
 
     def handle_while_another_applies(*arguments: Any) -> Any:
         if second.ident is None:  # the first apply, snapshot loaded: let the second one run meanwhile
