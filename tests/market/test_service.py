@@ -234,6 +234,50 @@ def test_on_sqlite_a_second_writer_waits_for_the_chunk_that_read_first(
     assert not answers[WATT]["accepted"] and answers[WATT]["code"] == "overlapping_process"
 
 
+def _padded(value: Any) -> Any:
+    """A list parameter (the ``= ANY`` array of EANs or message ids) filled up to 2,000 values."""
+    if not isinstance(value, list):
+        return value
+    return value + [f"{n:018d}" for n in range(2_000 - len(value))]
+
+
+@pytest.mark.parametrize(
+    "registry_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_on_postgresql_every_query_of_a_chunk_finds_its_rows_by_an_index(
+    market: sessionmaker[Session],
+) -> None:
+    """The queries as a chunk of 2,000 access points sends them. The tables have no statistics (never
+    analysed): PostgreSQL would take the 2,000 values for most of a table and scan it whole; at 500,000
+    access points such scans made each chunk read the master data tables in full."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    with market() as session:
+        assert _apply(session, MOVE_IN)["accepted"]
+        engine = session.get_bind()
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert _apply(session, SWITCH)["accepted"]
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+        chunk = [
+            (statement, parameters) for statement, parameters in statements if "parties" not in statement
+        ]
+        assert len(chunk) >= 5
+        service._begin_writing(session)
+        for statement, parameters in chunk:
+            driver = session.connection().connection.driver_connection
+            assert driver is not None
+            full = {name: _padded(value) for name, value in parameters.items()}  # a chunk's 2,000 EANs
+            plan = "\n".join(row[0] for row in driver.execute(f"EXPLAIN {statement}", full))
+            assert "Seq Scan" not in plan, (statement, plan)
+        session.rollback()
+
+
 def test_replaying_every_scenario_message_in_chunks_then_one_by_one_changes_nothing_the_second_time(
     market: sessionmaker[Session],
 ) -> None:

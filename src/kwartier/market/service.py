@@ -602,14 +602,19 @@ def _begin_writing(session: Session) -> None:
     it committed. sqlite3 would begin only at the first write, after the loads: two processes could then
     both accept a switch of the same access point, each from a snapshot without the other's.
 
-    PostgreSQL: plan every query of the transaction for its own parameters. psycopg prepares a statement
-    after a few executions, and PostgreSQL then tends to a generic plan that, without statistics on
-    freshly filled tables, scans a whole table comparing each row with every value of the ``= ANY`` array
-    (half a second per query instead of milliseconds). The access points are locked by
+    PostgreSQL: every query of a chunk looks up the rows of at most 2,000 access points by an indexed
+    column, so the transaction plans each query for its own parameters and by its indexes. psycopg
+    prepares a statement after a few executions, and PostgreSQL then tends to a generic plan that scans a
+    whole table comparing each row with every value of the ``= ANY`` array (half a second per query
+    instead of milliseconds); and on a table without statistics (freshly loaded or filled, autovacuum
+    not yet or never run) PostgreSQL takes an array of 2,000 values for most of the table and scans it
+    all: at 500,000 access points every query of the master data read the whole table, and the fact,
+    process and reservation queries did as their tables grew. The access points are locked by
     :func:`load_snapshots` (``SELECT … FOR UPDATE``)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     elif connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         if driver is not None and not driver.in_transaction:
