@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import date
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -54,6 +55,17 @@ def _url(market: sessionmaker[Session]) -> str:
     return url
 
 
+def _as_one_process(market: sessionmaker[Session], texts: list[str]) -> list[dict[str, Any]]:
+    """The answers of one process applying ``texts`` to emptied market tables, which it must leave as
+    they are now (every table, see :func:`tests.market.test_chunks._dump`)."""
+    with market() as session:
+        now = _dump(session)
+        _clear(session)
+        answers = service.apply_messages(session, texts, reading, chunk=CHUNK)
+        assert _dump(session) == now
+    return answers
+
+
 @pytest.mark.parametrize("reuse_across_partitions", [False, True])
 def test_two_workers_give_what_one_process_gives(
     market: sessionmaker[Session], reuse_across_partitions: bool
@@ -71,12 +83,7 @@ def test_two_workers_give_what_one_process_gives(
         assert parts is not None and all(len(part) > CHUNK for part in parts)
     url = _url(market)
     partitioned = apply_partitioned(url, texts, readings, workers=2, chunk=CHUNK)
-    with market() as session:
-        in_partitions = _dump(session)
-        _clear(session)
-        one_process = service.apply_messages(session, texts, reading, chunk=CHUNK)
-        assert _dump(session) == in_partitions
-    assert partitioned == one_process
+    assert partitioned == _as_one_process(market, texts)
     assert {"malformed", "duplicate_message_id"} <= {answer.get("code") for answer in partitioned}
 
 
@@ -105,9 +112,4 @@ def test_a_failing_worker_fails_the_batch_and_applying_it_again_completes_it(
         applied = set(session.scalars(sa.text("SELECT DISTINCT ean FROM market_inbox")))
     assert E1 in applied and E3 not in applied
     again = apply_partitioned(url, texts, readings, workers=2, chunk=CHUNK)
-    with market() as session:
-        after = _dump(session)
-        _clear(session)
-        clean = service.apply_messages(session, texts, reading, chunk=CHUNK)
-        assert _dump(session) == after
-    assert again == clean
+    assert again == _as_one_process(market, texts)
