@@ -7,9 +7,8 @@ Rules:
   the same register as one message per transaction;
 - the access points of a chunk are locked for its transaction, in EAN order (``SELECT … FOR UPDATE`` on
   PostgreSQL; on SQLite the chunk takes the database's write lock before it reads, ``BEGIN IMMEDIATE``),
-  so two suppliers asking the same access point at the same
-  moment are handled one after the other: the second sees the first's reservation and gets a clear
-  rejection;
+  so two suppliers asking the same access point at the same moment are handled one after the other: the
+  second sees the first's reservation and gets a clear rejection;
 - idempotency: a message id already in the inbox with the same payload gets the stored answer and
   changes nothing; with another payload it is rejected (``duplicate_message_id``) and changes nothing;
 - a malformed message changes nothing and is answered with ``malformed`` and the reasons; it reaches no
