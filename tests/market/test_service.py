@@ -14,12 +14,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from kwartier.domain.ean import with_check_digit
 from kwartier.market import processes, service
 from kwartier.market.blocks import blocked_report
 from kwartier.market.register import Fact
+from kwartier.registry.access_points import AccessPoint
 from kwartier.registry.database import open_registry
 from kwartier.registry.market_processes import MarketProcess
 from kwartier.registry.master_data import load_master_data
+from kwartier.registry.meters import Meter, MeterInstallation
 from kwartier.registry.models import metadata
 from tests.market.conftest import MASTER
 from tests.market.helpers import BALANS, DSO, E1, E3, STROOM, VOLT, WATT, Readings, at
@@ -234,11 +237,50 @@ def test_on_sqlite_a_second_writer_waits_for_the_chunk_that_read_first(
     assert not answers[WATT]["accepted"] and answers[WATT]["code"] == "overlapping_process"
 
 
+_WHOLE_TABLE = ("Seq Scan", "Hash Join", "Merge Join")
+"""Plan nodes that read a whole table (a hash or merge join reads all of one side); an EAN condition
+applied as a ``Filter`` also means rows were read to be thrown away (along the primary key, say)."""
+
+
 def _padded(value: Any) -> Any:
-    """A list parameter (the ``= ANY`` array of EANs or message ids) filled up to 2,000 values."""
+    """A list parameter (the ``= ANY`` array of EANs, message ids or meter ids) filled up to 2,000
+    values of its type."""
     if not isinstance(value, list):
         return value
-    return value + [f"{n:018d}" for n in range(2_000 - len(value))]
+    more = range(10**9, 10**9 + 2_000 - len(value))
+    return value + (list(more) if value and isinstance(value[0], int) else [f"{n:018d}" for n in more])
+
+
+def _more_metered_access_points(session: Session, count: int) -> None:
+    """``count`` more access points, each with a meter of its own (tables large enough for PostgreSQL to
+    plan a hash join of meters and installations without statistics)."""
+    numbers = range(1_000, 1_000 + count)
+    created = datetime(2025, 12, 1, tzinfo=UTC)
+    session.execute(
+        sa.insert(AccessPoint),
+        [
+            {
+                "ean": with_check_digit(f"54144882{n:09d}"),
+                "energy": "electricity",
+                "grid_area": "GA1",
+                "connected_from": date(2020, 1, 1),
+                "created_at": created,
+            }
+            for n in numbers
+        ],
+    )
+    session.execute(
+        sa.insert(Meter),
+        [{"id": n, "serial": f"X{n}", "kind": "digital", "energy": "electricity"} for n in numbers],
+    )
+    session.execute(
+        sa.insert(MeterInstallation),
+        [
+            {"ean": with_check_digit(f"54144882{n:09d}"), "meter_id": n, "valid_from": date(2020, 1, 1)}
+            for n in numbers
+        ],
+    )
+    session.commit()
 
 
 @pytest.mark.parametrize(
@@ -248,8 +290,9 @@ def test_on_postgresql_every_query_of_a_chunk_finds_its_rows_by_an_index(
     market: sessionmaker[Session],
 ) -> None:
     """The queries as a chunk of 2,000 access points sends them. The tables have no statistics (never
-    analysed): PostgreSQL would take the 2,000 values for most of a table and scan it whole; at 500,000
-    access points such scans made each chunk read the master data tables in full."""
+    analysed): PostgreSQL would take the 2,000 values for most of a table and read it whole, by a scan,
+    a hash join, or along another index in the order asked; at 500,000 access points such plans made
+    each chunk read the master data tables in full, and the facts along their primary key."""
     statements: list[tuple[str, Any]] = []
 
     def record(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -257,11 +300,14 @@ def test_on_postgresql_every_query_of_a_chunk_finds_its_rows_by_an_index(
             statements.append((statement, parameters))
 
     with market() as session:
+        _more_metered_access_points(session, 10_000)
         assert _apply(session, MOVE_IN)["accepted"]
         engine = session.get_bind()
         sa.event.listen(engine, "before_cursor_execute", record)
-        try:
-            assert _apply(session, SWITCH)["accepted"]
+        try:  # a chunk with an access point seen before (stored facts) and one new (master data)
+            moved_in = MOVE_IN | {"message_id": "mi3", "ean": E3}
+            texts = [json.dumps(SWITCH), json.dumps(moved_in)]
+            assert [a["accepted"] for a in service.apply_messages(session, texts, READINGS)] == [True, True]
         finally:
             sa.event.remove(engine, "before_cursor_execute", record)
         chunk = [
@@ -273,8 +319,10 @@ def test_on_postgresql_every_query_of_a_chunk_finds_its_rows_by_an_index(
             driver = session.connection().connection.driver_connection
             assert driver is not None
             full = {name: _padded(value) for name, value in parameters.items()}  # a chunk's 2,000 EANs
-            plan = "\n".join(row[0] for row in driver.execute(f"EXPLAIN {statement}", full))
-            assert "Seq Scan" not in plan, (statement, plan)
+            plan = [row[0] for row in driver.execute(f"EXPLAIN {statement}", full)]
+            whole = [line for line in plan if any(node in line for node in _WHOLE_TABLE)]
+            filtered = [line for line in plan if "Filter:" in line and "ANY" in line]
+            assert whole == [] and filtered == [], (statement, plan)
         session.rollback()
 
 
