@@ -252,8 +252,8 @@ def _padded(value: Any) -> Any:
 
 
 def _more_metered_access_points(session: Session, count: int) -> None:
-    """``count`` more access points, each with a meter of its own (tables large enough for PostgreSQL to
-    plan a hash join of meters and installations without statistics)."""
+    """``count`` more access points, each with a meter of its own: tables large enough that PostgreSQL,
+    without statistics, would join all meters to the installations by hash."""
     numbers = range(1_000, 1_000 + count)
     created = datetime(2025, 12, 1, tzinfo=UTC)
     session.execute(
