@@ -87,11 +87,7 @@ def apply_partitioned(
             for positions in parts
             if positions
         ]
-        failures = [future.exception() for _, future in futures]
-        for failure in failures:
-            if failure is not None:
-                raise failure
-        for positions, future in futures:
+        for positions, future in futures:  # a failure raises once the pool has waited for every worker
             for position, answer in zip(positions, future.result(), strict=True):
                 answers[position] = answer
     return answers
