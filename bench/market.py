@@ -11,7 +11,7 @@ year, about 3 % faulty. Remote readings come from
 a function (the store's read per message is not part of this figure). Timed: the code of ``kwartier market
 apply`` (:func:`kwartier.market.partitions.apply_partitioned`) on the whole stream (the replay), then on the
 same stream again (every message already applied: idempotent), by ``--workers`` processes (default: one
-per core) on PostgreSQL, by one on SQLite (one writer at a time); the
+per core): on PostgreSQL each writes its partition, on SQLite they decide and one process writes; the
 building of the registry and the stream is timed apart, and the 1-minute load average before and after
 the replays is reported (other work on the machine slows the figures down).
 PostgreSQL: ``KWARTIER_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
@@ -169,8 +169,6 @@ def run(backend: str, access_points: int, messages: int, workers: int) -> dict[s
         lines = stream(access_points, messages)
         built = time.perf_counter() - started
         load_before = os.getloadavg()[0]
-        if not partitions.parallel_backend(url):
-            workers = 1
         started = time.perf_counter()
         answers = partitions.apply_partitioned(url, lines, _readings, workers=workers, chunk=50_000)
         replay = time.perf_counter() - started

@@ -314,7 +314,7 @@ def test_on_postgresql_every_query_of_a_chunk_finds_its_rows_by_an_index(
             (statement, parameters) for statement, parameters in statements if "parties" not in statement
         ]
         assert len(chunk) >= 5
-        service._begin_writing(session)
+        service.begin_writing(session)
         for statement, parameters in chunk:
             driver = session.connection().connection.driver_connection
             assert driver is not None

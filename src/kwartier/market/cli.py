@@ -107,7 +107,7 @@ def apply(
             "--workers",
             min=1,
             help="Processes that apply the messages, each a partition of the access points "
-            "(PostgreSQL; SQLite has one writer at a time and uses one).",
+            "(PostgreSQL: each writes; SQLite: they decide, one process writes).",
         ),
     ] = 1,
 ) -> None:

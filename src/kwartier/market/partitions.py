@@ -13,9 +13,10 @@ Rules:
   partitions, the whole batch is applied by one process (the first message with the id decides, as
   one by one); a line that is not JSON, or names no EAN, cannot change anything (it is malformed) and
   goes to the first partition;
-- PostgreSQL only: its row locks let the workers' transactions run side by side and keep them apart
-  from any other writer. SQLite has one writer at a time: a second worker would wait for each chunk of
-  the first (and give up after the busy timeout), so on SQLite the batch is applied by one process;
+- PostgreSQL: its row locks let the workers' transactions run side by side and keep them apart from
+  any other writer. SQLite has one writer at a time: there the workers decide and one process writes
+  (:mod:`kwartier.market.pipeline`); an in-memory SQLite database cannot be shared, it is applied by one
+  process;
 - a failing worker fails the batch once every worker has stopped; what it and the others committed
   stays (whole chunks), and applying the batch again completes it: applied messages get their answers.
 """
@@ -31,7 +32,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from kwartier.market import service
+from kwartier.market import pipeline, service
 from kwartier.market.processes import Readings
 from kwartier.registry.database import open_registry
 
@@ -43,6 +44,12 @@ store connections)."""
 def parallel_backend(url: str) -> bool:
     """Whether the registry at ``url`` lets several workers write at once (PostgreSQL, not SQLite)."""
     return make_url(url).get_backend_name() == "postgresql"
+
+
+def _shared(url: str) -> bool:
+    """Whether other processes can open the registry at ``url`` (not an in-memory SQLite database)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() != "sqlite" or parsed.database not in (None, "", ":memory:")
 
 
 def partition_of(text: str, workers: int) -> tuple[int, str | None]:
@@ -75,11 +82,13 @@ def partitions(texts: Sequence[str], workers: int) -> list[list[int]] | None:
 def apply_partitioned(
     url: str, texts: Sequence[str], readings: ReadingsFactory, *, workers: int, chunk: int = 20_000
 ) -> list[dict[str, Any]]:
-    """Apply ``texts`` to the registry at ``url`` in order per access point, by ``workers`` processes on
-    PostgreSQL (one on SQLite, or when a message id spans partitions); return the answer to each."""
-    parts = partitions(texts, workers) if workers > 1 and parallel_backend(url) else None
+    """Apply ``texts`` to the registry at ``url`` in order per access point, by ``workers`` processes
+    (one process when a message id spans partitions); return the answer to each."""
+    parts = partitions(texts, workers) if workers > 1 and _shared(url) else None
     if parts is None:
         return _apply(url, list(texts), readings, chunk)
+    if not parallel_backend(url):
+        return pipeline.apply_pipelined(url, texts, parts, readings, chunk=chunk)
     answers: list[dict[str, Any]] = [{} for _ in texts]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [

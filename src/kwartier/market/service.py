@@ -303,7 +303,7 @@ def _process(row: Sequence[Any]) -> Process:
 
 
 @dataclass
-class _Loaded:
+class Loaded:
     """A snapshot as loaded (``loaded``) and as changed since (``snapshot``), and whether its facts are
     still the master data only, not stored yet."""
 
@@ -312,7 +312,7 @@ class _Loaded:
     loaded: Snapshot
 
 
-def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False) -> dict[str, _Loaded]:
+def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False) -> dict[str, Loaded]:
     """The snapshots of ``eans`` (locked for the transaction on PostgreSQL when ``lock``, in EAN order)."""
     connection = core(session)
     ordered = sorted(set(eans))
@@ -340,11 +340,11 @@ def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False)
             reservations.setdefault(reservation.ean, []).append(reservation)
     unseeded = [ean for ean in ordered if ean in known and ean not in facts]
     masters = master_facts(session, unseeded)
-    loaded: dict[str, _Loaded] = {}
+    loaded: dict[str, Loaded] = {}
     for ean in ordered:
         if ean not in known:
             snapshot = Snapshot(ean, known=False)
-            loaded[ean] = _Loaded(snapshot, False, snapshot)
+            loaded[ean] = Loaded(snapshot, False, snapshot)
             continue
         seeded = ean not in facts
         snapshot = Snapshot(
@@ -354,7 +354,7 @@ def load_snapshots(session: Session, eans: Sequence[str], *, lock: bool = False)
             tuple(processes.get(ean, [])),
             tuple(reservations.get(ean, [])),
         )
-        loaded[ean] = _Loaded(snapshot, seeded, snapshot)
+        loaded[ean] = Loaded(snapshot, seeded, snapshot)
     return loaded
 
 
@@ -436,7 +436,7 @@ class _Changes:
       state then and before the rows that refer to it; one it holds (loaded, or inserted by an earlier
       flush) is updated once, to its last state, by :meth:`finish`."""
 
-    def __init__(self, loaded: Iterable[_Loaded]) -> None:
+    def __init__(self, loaded: Iterable[Loaded]) -> None:
         items = list(loaded)
         self._stored_processes = {p.id for item in items for p in item.loaded.processes}
         self._stored_reservations = {r.process_id for item in items for r in item.loaded.reservations}
@@ -450,7 +450,7 @@ class _Changes:
         self._inbox: list[tuple[Any, ...]] = []
         self.added = 0  # outcomes since the last flush
 
-    def add(self, item: _Loaded, outcome: Outcome) -> None:
+    def add(self, item: Loaded, outcome: Outcome) -> None:
         """Take the rows of ``outcome``, a change of ``item``'s access point."""
         self.added += 1
         if item.seeded and (outcome.facts or outcome.processes):
@@ -497,7 +497,7 @@ class _Changes:
         """Take the inbox row of an applied message (values in the order of ``_INBOX_INSERT``)."""
         self._inbox.append(row)
 
-    def flush(self, writer: bulk.Writer) -> None:
+    def flush(self, writer: bulk.Sink) -> None:
         """Hand every insert taken so far to ``writer``."""
         writer.insert(
             _table(MarketProcess),
@@ -522,7 +522,7 @@ class _Changes:
         self._facts, self._events, self._messages, self._inbox = [], [], [], []
         self.added = 0
 
-    def finish(self, writer: bulk.Writer) -> None:
+    def finish(self, writer: bulk.Sink) -> None:
         """Hand the remaining inserts and the updates of stored processes and reservations to ``writer``."""
         self.flush(writer)
         writer.update(
@@ -540,7 +540,7 @@ class _Changes:
 
 
 # -- applying messages ---------------------------------------------------------------------------------
-class _Roles:
+class Roles:
     """The roles every party holds, by validity period (the parties table is small)."""
 
     def __init__(self, session: Session) -> None:
@@ -592,12 +592,12 @@ def apply_messages(
     Messages on different access points never touch each other's state, so each chunk loads the
     snapshots of its access points at once, runs the state machines in memory in message order, and
     writes everything in bulk: the same register as one message per transaction, much faster."""
-    roles = _Roles(session)
+    roles = Roles(session)
     answers: list[dict[str, Any]] = []
     for start in range(0, len(texts), chunk):
         try:
-            with _without_cycle_collection():
-                _begin_writing(session)
+            with without_cycle_collection():
+                begin_writing(session)
                 answers.extend(_apply_chunk(session, texts[start : start + chunk], readings, roles))
         except BaseException:
             session.rollback()
@@ -611,10 +611,10 @@ _BY_INDEX: Final = sa.text(
     " set_config('enable_seqscan', 'off', true)"
 )
 """PostgreSQL settings for the rest of the transaction (``SET LOCAL``, in one round trip): plan each query
-for its parameters; find rows by index (see :func:`_begin_writing`)."""
+for its parameters; find rows by index (see :func:`begin_writing`)."""
 
 
-def _begin_writing(session: Session) -> None:
+def begin_writing(session: Session) -> None:
     """Begin the transaction of a chunk as the registry's writer, before anything of it is read.
 
     SQLite: ``BEGIN IMMEDIATE``, so the chunk holds the write lock from before its snapshots and inbox rows
@@ -643,7 +643,7 @@ def _begin_writing(session: Session) -> None:
 
 
 @contextmanager
-def _without_cycle_collection() -> Iterator[None]:
+def without_cycle_collection() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a chunk is built: a chunk allocates millions of
     small objects that live until it is written, and each collection would traverse them all again
     (a third of the time). Reference counting still frees everything; collection resumes afterwards."""
@@ -656,7 +656,7 @@ def _without_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _inbox(session: Session, message_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+def stored_answers(session: Session, message_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
     """Payload digest and answer of each of ``message_ids`` already in the inbox."""
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     query = sa.select(InboxMessage.message_id, InboxMessage.payload_sha256, InboxMessage.answer)
@@ -674,9 +674,9 @@ the writer: small enough that the database writes while the state machines run, 
 statement carries many rows."""
 
 
-def _apply_chunk(
-    session: Session, texts: Sequence[str], readings: Readings, roles: _Roles
-) -> list[dict[str, Any]]:
+def parse_messages(texts: Sequence[str]) -> list[tuple[m.Inbound, str] | dict[str, Any]]:
+    """Each message of ``texts`` parsed, with the SHA-256 of its canonical JSON (what the inbox keeps to
+    tell a repeat from another message under the same id), or the ``malformed`` answer it gets."""
     parsed: list[tuple[m.Inbound, str] | dict[str, Any]] = []
     for text in texts:
         try:
@@ -685,46 +685,66 @@ def _apply_chunk(
             parsed.append(_malformed(str(error)))
             continue
         parsed.append((message, hashlib.sha256(message.model_dump_json().encode()).hexdigest()))
+    return parsed
+
+
+def _apply_chunk(
+    session: Session, texts: Sequence[str], readings: Readings, roles: Roles
+) -> list[dict[str, Any]]:
+    parsed = parse_messages(texts)
     valid = [item for item in parsed if isinstance(item, tuple)]
-    seen = _inbox(session, [message.message_id for message, _ in valid])
+    seen = stored_answers(session, [message.message_id for message, _ in valid])
     new = [message for message, _ in valid if message.message_id not in seen]
     loaded = load_snapshots(session, [message.ean for message in new], lock=True)
-    seen.update(_inbox(session, [message.message_id for message in new]))  # applied meanwhile, under the lock
+    seen.update(stored_answers(session, [message.message_id for message in new]))  # applied meanwhile
+    with bulk.Writer(session) as writer:
+        return decide(parsed, seen, loaded, readings, roles, writer)
+
+
+def decide(
+    parsed: Sequence[tuple[m.Inbound, str] | dict[str, Any]],
+    seen: dict[str, tuple[str, dict[str, Any]]],
+    loaded: dict[str, Loaded],
+    readings: Readings,
+    roles: Roles,
+    sink: bulk.Sink,
+) -> list[dict[str, Any]]:
+    """Run the state machines on the ``parsed`` messages in order, from the snapshots ``loaded`` (every
+    access point of a message not ``seen`` yet); hand the rows of their outcomes to ``sink``; return the
+    answer to each. ``seen`` (digest and answer per message id in the inbox) and each loaded snapshot
+    take the changes."""
     answers: list[dict[str, Any]] = []
     changes = _Changes(loaded.values())
-    with bulk.Writer(session) as writer:
-        for item in parsed:
-            if not isinstance(item, tuple):
-                answers.append(item)
-                continue
-            message, digest = item
-            if message.message_id in seen:
-                stored_digest, stored = seen[message.message_id]
-                answers.append(stored if stored_digest == digest else _duplicate(message.message_id))
-                continue
-            state = loaded[message.ean]
-            codes = {message.sender, getattr(message, "brp", message.sender)}
-            outcome = handle(
-                state.snapshot, message, roles.on(codes, market_day(message.received_at)), readings
+    for item in parsed:
+        if not isinstance(item, tuple):
+            answers.append(item)
+            continue
+        message, digest = item
+        if message.message_id in seen:
+            stored_digest, stored = seen[message.message_id]
+            answers.append(stored if stored_digest == digest else _duplicate(message.message_id))
+            continue
+        state = loaded[message.ean]
+        codes = {message.sender, getattr(message, "brp", message.sender)}
+        outcome = handle(state.snapshot, message, roles.on(codes, market_day(message.received_at)), readings)
+        state.snapshot = apply_outcome(state.snapshot, outcome)
+        changes.add(state, outcome)
+        seen[message.message_id] = (digest, outcome.answer)
+        answers.append(outcome.answer)
+        changes.receive(
+            (
+                message.message_id,
+                message.sender,
+                message.type,
+                message.ean,
+                message.received_at,
+                digest,
+                json.dumps(outcome.answer),
             )
-            state.snapshot = apply_outcome(state.snapshot, outcome)
-            changes.add(state, outcome)
-            seen[message.message_id] = (digest, outcome.answer)
-            answers.append(outcome.answer)
-            changes.receive(
-                (
-                    message.message_id,
-                    message.sender,
-                    message.type,
-                    message.ean,
-                    message.received_at,
-                    digest,
-                    json.dumps(outcome.answer),
-                )
-            )
-            if changes.added >= _FLUSH_EVERY:
-                changes.flush(writer)
-        changes.finish(writer)
+        )
+        if changes.added >= _FLUSH_EVERY:
+            changes.flush(sink)
+    changes.finish(sink)
     return answers
 
 
@@ -739,8 +759,8 @@ def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = 20
     ).all()
     changed = 0
     for start in range(0, len(eans), chunk):
-        with _without_cycle_collection():
-            _begin_writing(session)
+        with without_cycle_collection():
+            begin_writing(session)
             loaded = load_snapshots(session, eans[start : start + chunk], lock=True)
             changes = _Changes(loaded.values())
             with bulk.Writer(session) as writer:
