@@ -24,6 +24,7 @@ Rules:
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -86,7 +87,12 @@ class _Keeper:
 
 def _work(url: str, chunks: list[list[str]], readings: Callable[[], Readings], pipe: Connection) -> None:
     """A worker: decide the chunk each order names (``(index, fresh)``; None: stop) and send back what
-    was decided, or the failure."""
+    was decided, or the failure.
+
+    Python's cyclic garbage collector stays off for the worker's life (one batch): resumed after each
+    chunk, as :func:`service.apply_messages` does, it traversed every snapshot the worker keeps (1.1 s a
+    chunk of 25,000 messages at 200,000 messages). Reference counting still frees what is dropped."""
+    gc.disable()
     factory = open_registry(url)
     try:
         with factory() as session:
@@ -94,9 +100,7 @@ def _work(url: str, chunks: list[list[str]], readings: Callable[[], Readings], p
             session.rollback()
             while (order := pipe.recv()) is not None:
                 index, fresh = order
-                with service.without_cycle_collection():
-                    decided = keeper.decide(chunks[index], index, fresh)
-                pipe.send(("decided", decided))
+                pipe.send(("decided", keeper.decide(chunks[index], index, fresh)))
     except BaseException as error:  # every failure goes to the main process, which raises it
         try:
             pipe.send(("failed", error))
