@@ -122,11 +122,12 @@ def apply_pipelined(
     per partition of ``parts`` (positions in ``texts``, see :func:`partitions.partitions`); return the
     answer to each."""
     count = -(-len(texts) // chunk)
-    positions = [
-        [[p for p in part if start <= p < start + chunk] for start in range(0, len(texts), chunk)]
-        for part in parts
-        if part
-    ]
+    positions: list[list[list[int]]] = []  # per worker, per chunk
+    for part in parts:
+        if part:
+            positions.append([[] for _ in range(count)])
+            for position in part:
+                positions[-1][position // chunk].append(position)
     if not positions:
         return []
     answers: list[Answer] = [{} for _ in texts]
@@ -154,8 +155,8 @@ def apply_pipelined(
                     session.rollback()
                     raise
                 session.commit()
-                for part, (chunk_answers, _) in zip(positions, decided, strict=True):
-                    for position, answer in zip(part[index], chunk_answers, strict=True):
+                for chunks, (chunk_answers, _) in zip(positions, decided, strict=True):
+                    for position, answer in zip(chunks[index], chunk_answers, strict=True):
                         answers[position] = answer
     finally:
         factory.kw["bind"].dispose()
