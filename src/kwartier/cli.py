@@ -145,7 +145,7 @@ def registry_load(
     as_json: JsonOption = False,
 ) -> None:
     """Load master data (grid areas, parties, access points, meters, regimes, capacities, installations)."""
-    from kwartier.registry.database import open_registry, upgrade  # noqa: PLC0415
+    from kwartier.registry.database import analyse, open_registry, upgrade  # noqa: PLC0415
     from kwartier.registry.master_data import load_master_data  # noqa: PLC0415
 
     settings = load_settings(home)
@@ -154,6 +154,8 @@ def registry_load(
     sessions = open_registry(settings.registry_url)
     with sessions() as session, session.begin():
         counts = load_master_data(session, master_dir)
+    with sessions() as session, session.begin():
+        analyse(session, [table for table, count in counts.items() if count])
     if as_json:
         print_json(counts)
     else:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from kwartier.cli import app
@@ -86,11 +87,19 @@ def test_a_simulated_stream_is_deterministic_and_applies_with_some_rejections(tm
 def test_apply_by_two_workers_answers_like_one_process(
     registry_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL ``--workers 2`` applies in two processes (on SQLite in one); the replay by one
-    process answers every message as the first apply did."""
+    """``--workers 2``: on PostgreSQL two processes apply, on SQLite two decide and one writes; the
+    replay by one process answers every message as the first apply did. On PostgreSQL ``registry load``
+    has analysed the tables it filled (the planner's statistics), and only those."""
     monkeypatch.setenv("KWARTIER_REGISTRY_URL", registry_url)
     home = ["--home", str(tmp_path / "home")]
     assert runner.invoke(app, ["registry", "load", str(MASTER), *home]).exit_code == 0
+    if registry_url.startswith("postgresql"):
+        engine = sa.create_engine(registry_url)
+        with engine.connect() as connection:
+            query = sa.text("SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables")
+            analysed: dict[str, bool] = {str(row[0]): bool(row[1]) for row in connection.execute(query)}
+        engine.dispose()
+        assert analysed["access_points"] and not analysed["register_facts"]
     stream = tmp_path / "stream.jsonl"
     simulate = ["market", "simulate", str(MASTER), "--out", str(stream), "--messages", "300"]
     assert runner.invoke(app, simulate).exit_code == 0
