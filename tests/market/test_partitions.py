@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import zlib
 from datetime import date
 from typing import Any
@@ -100,28 +102,41 @@ def _failing_readings() -> Readings:
     return failing
 
 
+def _killing_readings() -> Readings:
+    def killing(ean: str, day: date) -> Index | None:
+        if ean == E3 and day >= date(2026, 5, 1):
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        return reading(ean, day)
+
+    return killing
+
+
 @pytest.mark.parametrize(
     "registry_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
+@pytest.mark.parametrize("killed", [False, True])
 def test_a_failing_worker_fails_the_batch_and_applying_it_again_completes_it(
-    market: sessionmaker[Session],
+    market: sessionmaker[Session], killed: bool
 ) -> None:
-    """The worker of E3 fails in a later chunk. On PostgreSQL the other worker's chunks stay committed,
-    and E3's chunks before the failure; on SQLite the chunks before the failing one (every access point's
-    messages in them). The second run answers those from the inbox and applies the rest."""
+    """The worker of E3 fails in a later chunk: it raises, or it is killed. What was committed stays,
+    whole chunks: on SQLite the chunks before the failing one (every access point's messages in them);
+    on PostgreSQL each worker's chunks, and when the failing worker raised, the other worker finished
+    (a killed one breaks the process pool, which stops the other at once, between or inside chunks).
+    The second run answers what was committed from the inbox and applies the rest."""
     url = _url(market)
     texts = _stream()
-    with pytest.raises(RuntimeError, match="unreachable"):
-        apply_partitioned(url, texts, _failing_readings, workers=2, chunk=CHUNK)
+    failing = _killing_readings if killed else _failing_readings
+    error = "without an answer|terminated abruptly" if killed else "unreachable"
+    with pytest.raises(RuntimeError, match=error):
+        apply_partitioned(url, texts, failing, workers=2, chunk=CHUNK)
     with market() as session:
         applied = set(session.scalars(sa.text("SELECT message_id FROM market_inbox")))
-    first_on_e1 = json.loads(texts[0])
-    last_on_e3 = [document for document in map(json.loads, texts[-40:]) if document["ean"] == E3][-1]
-    assert first_on_e1["ean"] == E1 and first_on_e1["message_id"] in applied
-    assert last_on_e3["message_id"] not in applied
+    last = {document["ean"]: document["message_id"] for document in map(json.loads, texts[-40:])}
+    assert last[E3] not in applied
     if parallel_backend(url):
-        last_on_e1 = [document for document in map(json.loads, texts[-40:]) if document["ean"] == E1][-1]
-        assert last_on_e1["message_id"] in applied
+        assert killed or last[E1] in applied  # a killed worker may stop the other before its last chunk
+    else:  # the first chunk, E1's move-in with it, was committed before E3's worker failed
+        assert json.loads(texts[0])["ean"] == E1 and json.loads(texts[0])["message_id"] in applied
     again = apply_partitioned(url, texts, readings, workers=2, chunk=CHUNK)
     assert again == _as_one_process(market, texts)
 
@@ -147,3 +162,7 @@ def test_on_sqlite_a_commit_of_another_connection_between_two_chunks_is_seen_by_
     one_by_one = _as_one_process(market, [*texts[:cut], json.dumps(foreign), *texts[cut:]])
     assert one_by_one[cut]["accepted"], one_by_one[cut]
     assert answers == one_by_one[:cut] + one_by_one[cut + 1 :]
+
+
+def test_an_empty_batch_has_no_answers(market: sessionmaker[Session]) -> None:
+    assert apply_partitioned(_url(market), [], readings, workers=2, chunk=CHUNK) == []
