@@ -18,7 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from kwartier.market import service
-from kwartier.market.partitions import apply_partitioned, parallel_backend, partition_of, partitions
+from kwartier.market.partitions import (
+    apply_partitioned,
+    default_workers,
+    parallel_backend,
+    partition_of,
+    partitions,
+)
 from kwartier.market.processes import Index, Readings
 from tests.market.crash_apply import reading, readings
 from tests.market.foreign_writer import ForeignWriter
@@ -166,3 +172,9 @@ def test_on_sqlite_a_commit_of_another_connection_between_two_chunks_is_seen_by_
 
 def test_an_empty_batch_has_no_answers(market: sessionmaker[Session]) -> None:
     assert apply_partitioned(_url(market), [], readings, workers=2, chunk=CHUNK) == []
+
+
+def test_by_default_a_batch_of_more_than_one_chunk_takes_one_worker_per_core() -> None:
+    assert default_workers(service.CHUNK, 8) == 1
+    assert default_workers(service.CHUNK + 1, 8) == 8
+    assert default_workers(10**6, None) == 1  # the number of cores is unknown

@@ -12,6 +12,7 @@ EAN is unknown; 2 wrong usage.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -102,17 +103,18 @@ def apply(
     home: HomeOption = None,
     as_json: JsonOption = False,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
             min=1,
             help="Processes that apply the messages, each a partition of the access points "
-            "(PostgreSQL: each writes; SQLite: they decide, one process writes).",
+            "(PostgreSQL: each writes; SQLite: they decide, one process writes). "
+            "Default: one per core for more than 20,000 messages, else one.",
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
     """Apply market messages in order; print the answer to each (accepted, or rejected with a reason)."""
-    from kwartier.market.partitions import apply_partitioned  # noqa: PLC0415
+    from kwartier.market.partitions import apply_partitioned, default_workers  # noqa: PLC0415
 
     settings = load_settings(home)
     places: list[tuple[str, int]] = []
@@ -127,6 +129,8 @@ def apply(
             continue
         places.extend((str(path), number) for number, _ in lines)
         texts.extend(text for _, text in lines)
+    if workers is None:
+        workers = default_workers(len(texts), os.cpu_count())
     applied = apply_partitioned(_upgraded(settings), texts, partial(_readings, settings), workers=workers)
     answers = [
         {"file": file, "line": line, **answer} for (file, line), answer in zip(places, applied, strict=True)

@@ -52,6 +52,13 @@ def _shared(url: str) -> bool:
     return parsed.get_backend_name() != "sqlite" or parsed.database not in (None, "", ":memory:")
 
 
+def default_workers(messages: int, cores: int | None) -> int:
+    """The workers for a batch of ``messages`` on a machine with ``cores`` (None: unknown): one per core
+    when the batch fills more than one chunk (:data:`service.CHUNK`), else one (a worker process takes
+    about half a second to start; a chunk on one core, some seconds)."""
+    return (cores or 1) if messages > service.CHUNK else 1
+
+
 def partition_of(text: str, workers: int) -> tuple[int, str | None]:
     """The partition of message ``text`` among ``workers`` (by its EAN; 0 for a line that is not a JSON
     object or names no EAN) and its message id (None when it names none)."""
@@ -80,7 +87,7 @@ def partitions(texts: Sequence[str], workers: int) -> list[list[int]] | None:
 
 
 def apply_partitioned(
-    url: str, texts: Sequence[str], readings: ReadingsFactory, *, workers: int, chunk: int = 20_000
+    url: str, texts: Sequence[str], readings: ReadingsFactory, *, workers: int, chunk: int = service.CHUNK
 ) -> list[dict[str, Any]]:
     """Apply ``texts`` to the registry at ``url`` in order per access point, by ``workers`` processes
     (one process when a message id spans partitions); return the answer to each."""

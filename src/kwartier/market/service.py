@@ -586,13 +586,18 @@ def _duplicate(message_id: str) -> dict[str, Any]:
     return {"message_id": message_id, "accepted": False, "code": code.value, "text": REJECTION_TEXT[code]}
 
 
+CHUNK: Final = 20_000
+"""Messages per transaction by default (:func:`apply_messages`), and access points per transaction of
+:func:`tick`."""
+
+
 def apply_message(session: Session, text: str, readings: Readings) -> dict[str, Any]:
     """Apply one inbound message (JSON ``text``) and commit; return the answer for its sender."""
     return apply_messages(session, [text], readings)[0]
 
 
 def apply_messages(
-    session: Session, texts: Sequence[str], readings: Readings, *, chunk: int = 20_000
+    session: Session, texts: Sequence[str], readings: Readings, *, chunk: int = CHUNK
 ) -> list[dict[str, Any]]:
     """Apply inbound messages in order, ``chunk`` per transaction; return the answer to each.
 
@@ -755,7 +760,7 @@ def decide(
     return answers
 
 
-def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = 20_000) -> int:
+def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = CHUNK) -> int:
     """Advance every access point with an open process to ``now`` (``chunk`` access points per
     transaction); return how many changed."""
     eans = session.scalars(
