@@ -15,7 +15,7 @@ Rules:
   written with ``executemany`` on SQLite instead;
 - the statements run in the order given, on one background thread (:class:`Writer`), on the session's
   own connection: nothing here commits, the rows belong to the transaction the session is in;
-- or they are only built (:class:`Statements`: SQL text and bound values, a JSON array on SQLite), to be
+- or they are only built (:class:`Statements`: SQL text and bound rows for an ``executemany``), to be
   run in that order by another process, which then spends no time on building them.
 """
 

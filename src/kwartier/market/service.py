@@ -311,8 +311,10 @@ def _process(row: Sequence[Any]) -> Process:
 
 @dataclass
 class Loaded:
-    """A snapshot as loaded (``loaded``) and as changed since (``snapshot``), and whether its facts are
-    still the master data only, not stored yet."""
+    """A snapshot as the registry holds it (``loaded``) and as changed since (``snapshot``), and whether
+    its facts are still the master data only, not stored yet. A pipeline worker keeping it for the next
+    chunk sets ``loaded`` to ``snapshot`` once its chunk is decided: what the registry holds when that
+    chunk is committed."""
 
     snapshot: Snapshot
     seeded: bool
