@@ -85,7 +85,7 @@ class InboxMessage(Base):
     message_id: Mapped[str] = mapped_column(sa.String(PROCESS_ID_LENGTH), primary_key=True)
     sender: Mapped[str] = mapped_column(sa.String(13))
     type: Mapped[str] = mapped_column(sa.String(40))
-    ean: Mapped[str] = mapped_column(sa.String(EAN_LENGTH), index=True)
+    ean: Mapped[str] = mapped_column(sa.String(EAN_LENGTH))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     answer: Mapped[str] = mapped_column(sa.Text())  # JSON

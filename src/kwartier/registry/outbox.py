@@ -27,7 +27,7 @@ class OutboxMessage(Base):
     type: Mapped[str] = mapped_column(sa.String(40))
     version: Mapped[int]
     recipient: Mapped[str] = mapped_column(sa.String(64), index=True)
-    ean: Mapped[str | None] = mapped_column(sa.String(EAN_LENGTH), index=True)
+    ean: Mapped[str | None] = mapped_column(sa.String(EAN_LENGTH))
     process_id: Mapped[str | None] = mapped_column(sa.String(PROCESS_ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     payload: Mapped[str] = mapped_column(sa.Text())
