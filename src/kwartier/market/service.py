@@ -610,7 +610,7 @@ def apply_messages(
     answers: list[dict[str, Any]] = []
     for start in range(0, len(texts), chunk):
         try:
-            with without_cycle_collection():
+            with _without_cycle_collection():
                 begin_writing(session)
                 answers.extend(_apply_chunk(session, texts[start : start + chunk], readings, roles))
         except BaseException:
@@ -657,7 +657,7 @@ def begin_writing(session: Session) -> None:
 
 
 @contextmanager
-def without_cycle_collection() -> Iterator[None]:
+def _without_cycle_collection() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a chunk is built: a chunk allocates millions of
     small objects that live until it is written, and each collection would traverse them all again
     (a third of the time). Reference counting still frees everything; collection resumes afterwards."""
@@ -773,7 +773,7 @@ def tick(session: Session, now: datetime, readings: Readings, *, chunk: int = CH
     ).all()
     changed = 0
     for start in range(0, len(eans), chunk):
-        with without_cycle_collection():
+        with _without_cycle_collection():
             begin_writing(session)
             loaded = load_snapshots(session, eans[start : start + chunk], lock=True)
             changes = _Changes(loaded.values())
