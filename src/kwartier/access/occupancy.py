@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from kwartier.access.mandates import Period
 from kwartier.market.codes import Attribute
 from kwartier.market.register import Fact, history
-from kwartier.market.service import fact_query, facts_of
+from kwartier.market.service import fact_query, facts_of, json_text
 from kwartier.registry.access_register import RegisterFact
 from kwartier.registry.database import core
 
@@ -62,7 +62,7 @@ def customer_occupancy(
 ) -> dict[str, list[Period]]:
     """:func:`occupancy_periods` of ``customer_ref`` from the registry (optionally only of ``eans``); one
     query built once (every API read of a household runs it)."""
-    customer = json.dumps(customer_ref)
+    customer = json_text(customer_ref)
     if eans is None:
         rows = core(session).execute(_FACTS_OF_HELD, {"customer": customer})
     else:

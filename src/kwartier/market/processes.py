@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
@@ -328,6 +329,7 @@ class _Work:
         )
 
 
+@lru_cache(maxsize=4096)  # a pure function of the day; a batch names few days, each many times
 def _deadline(day: date) -> datetime:
     """00:00 Europe/Brussels of ``day`` + the reading grace, in UTC."""
     return local_midnight_utc(day) + READING_GRACE

@@ -68,17 +68,19 @@ def _known(facts: Iterable[Fact], known_at: datetime | None) -> list[tuple[int, 
 
 def value_at(facts: Sequence[Fact], attribute: str, day: date, known_at: datetime | None = None) -> Any:
     """Value of ``attribute`` on market ``day`` as known at ``known_at`` (None: as known now)."""
-    best: tuple[date, datetime, int] | None = None
-    value: Any = None
-    for position, fact in enumerate(facts):
+    best: Fact | None = None
+    for fact in facts:  # in order: of equal (valid_from, recorded_at), the later appended wins
         if fact.attribute != attribute or fact.valid_from > day:
             continue
         if known_at is not None and fact.recorded_at > known_at:
             continue
-        key = (fact.valid_from, fact.recorded_at, position)
-        if best is None or key > best:
-            best, value = key, fact.value
-    return value
+        if (
+            best is None
+            or fact.valid_from > best.valid_from
+            or (fact.valid_from == best.valid_from and fact.recorded_at >= best.recorded_at)
+        ):
+            best = fact
+    return None if best is None else best.value
 
 
 def attributes(facts: Iterable[Fact], prefix: str) -> set[str]:

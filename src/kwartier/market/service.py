@@ -27,9 +27,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from json.encoder import encode_basestring_ascii
 from typing import Any, Final, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -97,7 +97,7 @@ def _among(
         array = postgresql.ARRAY(sa.Integer() if isinstance(column.type, sa.Integer) else sa.String())
         return column == sa.any_(sa.bindparam(None, list(values), type_=array))
     if dialect == "sqlite":
-        listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)), type_=sa.String()))
+        listed = sa.func.json_each(sa.bindparam(None, orjson.dumps(list(values)).decode(), type_=sa.String()))
         return column.in_(sa.select(listed.table_valued("value").c.value))
     return column.in_(values)
 
@@ -244,12 +244,12 @@ def _json_values(texts: list[str | None]) -> list[Any]:
     raises on the culprit (only two broken texts that make up for each other could pass: the register's
     values are written by its own JSON encoder)."""
     try:
-        joined = json.loads("[" + ",".join("null" if text is None else text for text in texts) + "]")
-    except ValueError:
+        joined = orjson.loads("[" + ",".join("null" if text is None else text for text in texts) + "]")
+    except orjson.JSONDecodeError:
         joined = None
     if isinstance(joined, list) and len(joined) == len(texts):
         return joined
-    return [None if text is None else json.loads(text) for text in texts]
+    return [None if text is None else orjson.loads(text) for text in texts]
 
 
 _PROCESS_COLUMNS = (
@@ -305,7 +305,7 @@ def _process(row: Sequence[Any]) -> Process:
             AttentionReason(reason), text or "", tuple(Action(a) for a in json.loads(actions or "[]")), since
         )
     return Process(
-        id_, kind, ean, state, sender, effective, created, updated, steps, json.loads(data), attention
+        id_, kind, ean, state, sender, effective, created, updated, steps, orjson.loads(data), attention
     )
 
 
@@ -389,14 +389,20 @@ _OUTBOX_INSERT = ("message_id", "type", "version", "recipient", "ean", "process_
 _INBOX_INSERT = ("message_id", "sender", "type", "ean", "received_at", "payload_sha256", "answer")
 
 
-_JSON = json.JSONEncoder(sort_keys=True).encode  # json.dumps(…, sort_keys=True), one encoder for all
-_JSON_TEXT = encode_basestring_ascii  # what _JSON gives for a str, without its type dispatch
+_SORTED: Final = orjson.OPT_SORT_KEYS
+
+
+def json_text(value: Any) -> str:
+    """``value`` as the registry stores JSON (register values, process data, answers): keys sorted, by
+    orjson, ten times faster than ``json.dumps`` (millions of values at a million messages). A query
+    that compares a stored register value with a value encodes it with this function."""
+    return orjson.dumps(value, option=_SORTED).decode()
 
 
 def _fact_row(fact: Fact) -> tuple[Any, ...]:
     value = fact.value
     if value is not None:
-        value = _JSON_TEXT(value) if type(value) is str else _JSON(value)
+        value = orjson.dumps(value, option=_SORTED).decode()  # json_text, without a call per fact
     return (
         fact.ean,
         fact.attribute,
@@ -416,10 +422,10 @@ def _process_state(process: Process) -> tuple[Any, ...]:
         process.effective_date,
         process.updated_at,
         process.steps,
-        _JSON(process.data),
+        json_text(process.data),
         attention.reason.value if attention else None,
         attention.text if attention else None,
-        json.dumps([a.value for a in attention.actions]) if attention else None,
+        json_text([a.value for a in attention.actions]) if attention else None,
         attention.since if attention else None,
     )
 
@@ -562,6 +568,7 @@ class Roles:
             ).join(PartyRoleAssignment, PartyRoleAssignment.party_id == Party.id, isouter=True)
         ).all()
         self.periods: dict[str, list[tuple[PartyRole, date, date | None]]] = {}
+        self._cache: dict[tuple[str, date], frozenset[PartyRole]] = {}
         for code, role, valid_from, valid_to in rows:
             self.periods.setdefault(code, [])
             if role is not None:
@@ -569,13 +576,17 @@ class Roles:
 
     def on(self, codes: Iterable[str], day: date) -> dict[str, frozenset[PartyRole]]:
         """The roles of the known parties among ``codes`` on ``day``."""
-        return {
-            code: frozenset(
+        return {code: self._held(code, day) for code in codes if code in self.periods}
+
+    def _held(self, code: str, day: date) -> frozenset[PartyRole]:
+        """The roles of known party ``code`` on ``day``, each (party, day) worked out once."""
+        key = (code, day)
+        held = self._cache.get(key)
+        if held is None:
+            held = self._cache[key] = frozenset(
                 role for role, start, end in self.periods[code] if start <= day and (end is None or day < end)
             )
-            for code in codes
-            if code in self.periods
-        }
+        return held
 
 
 def _malformed(text: str) -> dict[str, Any]:
@@ -678,7 +689,7 @@ def stored_answers(session: Session, message_ids: Sequence[str]) -> dict[str, tu
         for message_id, digest, answer in core(session).execute(
             query.where(_among(session, InboxMessage.message_id, part))
         ):
-            seen[message_id] = (digest, json.loads(answer))
+            seen[message_id] = (digest, orjson.loads(answer))
     return seen
 
 
@@ -753,7 +764,7 @@ def decide(
                 message.ean,
                 message.received_at,
                 digest,
-                json.dumps(outcome.answer),
+                json_text(outcome.answer),
             )
         )
         if changes.added >= _FLUSH_EVERY:
