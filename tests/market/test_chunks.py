@@ -9,7 +9,7 @@ import json
 import signal
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +141,29 @@ def _message_id(text: str) -> str | None:
         return str(json.loads(text)["message_id"])
     except (ValueError, KeyError):
         return None
+
+
+_ORPHANS = {
+    "facts of an unknown access point": "SELECT count(*) FROM register_facts f"
+    " WHERE NOT EXISTS (SELECT 1 FROM access_points a WHERE a.ean = f.ean)",
+    "facts of an access point without a process": "SELECT count(*) FROM register_facts f"
+    " WHERE NOT EXISTS (SELECT 1 FROM market_processes p WHERE p.ean = f.ean)",
+    "events of an unknown process": "SELECT count(*) FROM process_events e"
+    " WHERE NOT EXISTS (SELECT 1 FROM market_processes p WHERE p.id = e.process_id)",
+}
+
+
+def test_the_append_only_logs_name_only_stored_access_points_and_processes(
+    market: sessionmaker[Session],
+) -> None:
+    """The register facts and process events carry no foreign key (``registry.access_register``): every
+    fact names a stored access point that has a market process (whose foreign key keeps the access point),
+    every event a stored process; after a stream with faults and an unknown EAN, and the clock run on."""
+    with market() as session:
+        service.apply_messages(session, _stream(), reading, chunk=CHUNK)
+        later = datetime.combine(START + timedelta(days=400), time(12), tzinfo=UTC)
+        service.tick(session, later, reading)
+        counts = {name: session.execute(sa.text(query)).scalar_one() for name, query in _ORPHANS.items()}
+        assert counts == dict.fromkeys(_ORPHANS, 0)
+        assert session.execute(sa.text("SELECT count(*) FROM register_facts")).scalar_one() > 0
+        assert session.execute(sa.text("SELECT count(*) FROM process_events")).scalar_one() > 0

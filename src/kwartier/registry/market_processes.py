@@ -3,7 +3,9 @@
 
 - ``market_processes`` holds each process in its current state (a projection of its events); a process
   is identified by the id of the message that started it;
-- ``process_events`` is the history: one row per step, only ever inserted;
+- ``process_events`` is the history: one row per step, only ever inserted, in the transaction that
+  inserts or updates its process; without a foreign key to the process, for the reason the register facts
+  have none (:mod:`kwartier.registry.access_register`);
 - ``reservations``: a process reserves its access point with an owner, a deadline and an escalation; a
   released reservation keeps its row with ``released_at`` and the reason;
 - ``market_inbox``: every inbound message id once, with the SHA-256 of its payload and the answer given,
@@ -51,7 +53,7 @@ class ProcessEvent(Base):
     __table_args__ = (sa.UniqueConstraint("process_id", "step"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    process_id: Mapped[str] = mapped_column(sa.ForeignKey("market_processes.id"))
+    process_id: Mapped[str] = mapped_column(sa.String(PROCESS_ID_LENGTH))
     step: Mapped[int]
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     from_state: Mapped[str | None] = mapped_column(sa.String(32))
