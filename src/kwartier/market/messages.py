@@ -56,7 +56,13 @@ MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,80}$"
 OutboundId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,160}$")]
 CustomerRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 RegisterName = Annotated[str, StringConstraints(pattern=r"^[a-z_]+/[a-z_]+$")]
-Index: TypeAlias = Annotated[dict[RegisterName, NonNegativeInt], Field(min_length=1)]
+MAX_INDEX: Final = 2**53 - 1
+"""The largest register index a message may carry: the largest integer every JSON reader keeps exactly
+(RFC 8259 §6), and far beyond any meter's register (a 9-digit kWh register with three decimals, in Wh:
+10^12). A larger number is malformed, not stored."""
+Index: TypeAlias = Annotated[
+    dict[RegisterName, Annotated[int, Field(ge=0, le=MAX_INDEX)]], Field(min_length=1)
+]
 
 
 class _Message(BaseModel):

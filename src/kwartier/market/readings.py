@@ -3,7 +3,8 @@
 Rule: the handover index of a process dated D is the register reading of the access point's meter at
 00:00 Europe/Brussels of D, as the store holds it now: per register (``<channel>/<tariff>``) the latest
 recorded version, and only a *measured* one (an estimated or rejected index is no remote reading; the
-process then waits for one and, past its deadline, asks for attention). The store knows the access point
+process then waits for one and, past its deadline, asks for attention; so is a value outside the range
+a message may carry, ``messages.MAX_INDEX``). The store knows the access point
 only by its pseudonym, so the EAN is pseudonymised here and nowhere else in the market package.
 """
 
@@ -15,6 +16,7 @@ import duckdb
 
 from kwartier.domain.channels import ReadingStatus
 from kwartier.domain.timegrid import local_midnight_utc
+from kwartier.market.messages import MAX_INDEX
 from kwartier.market.processes import Index
 from kwartier.schema import AP, CHANNEL, INDEX_VALUE, READ_AT, RECORDED_AT, STATUS, TARIFF
 from kwartier.store.layout import month_of_instant
@@ -49,6 +51,6 @@ class StoreReadings:
         index = {
             f"{channel}/{tariff}": int(value)
             for channel, tariff, value, status in rows
-            if status == ReadingStatus.MEASURED.value
+            if status == ReadingStatus.MEASURED.value and 0 <= value <= MAX_INDEX
         }
         return index or None
