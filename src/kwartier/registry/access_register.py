@@ -9,7 +9,8 @@ No foreign key: PostgreSQL checks one per inserted row with a query and a row lo
 only by the market's chunks, in the transaction that locks the access point (``SELECT … FOR UPDATE``)
 after reading it from ``access_points``; and an access point with facts always has a market process
 (facts are written only with a process's outcome), whose foreign key keeps the access point from being
-deleted. The market's property tests check both after every random sequence of messages.
+deleted. ``tests/market/test_chunks.py`` checks both (and that every process event names a stored
+process) after a simulated stream with faults and the clock run on, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
