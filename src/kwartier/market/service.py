@@ -97,7 +97,7 @@ def _among(
         array = postgresql.ARRAY(sa.Integer() if isinstance(column.type, sa.Integer) else sa.String())
         return column == sa.any_(sa.bindparam(None, list(values), type_=array))
     if dialect == "sqlite":
-        listed = sa.func.json_each(sa.bindparam(None, orjson.dumps(list(values)).decode(), type_=sa.String()))
+        listed = sa.func.json_each(sa.bindparam(None, json_text(list(values)), type_=sa.String()))
         return column.in_(sa.select(listed.table_valued("value").c.value))
     return column.in_(values)
 
@@ -389,9 +389,6 @@ _OUTBOX_INSERT = ("message_id", "type", "version", "recipient", "ean", "process_
 _INBOX_INSERT = ("message_id", "sender", "type", "ean", "received_at", "payload_sha256", "answer")
 
 
-_SORTED: Final = orjson.OPT_SORT_KEYS
-
-
 def json_text(value: Any) -> str:
     """``value`` as the registry stores JSON (register values, process data, answers): keys sorted, by
     orjson, ten times faster than ``json.dumps`` (millions of values at a million messages). A query
@@ -399,7 +396,7 @@ def json_text(value: Any) -> str:
     64 bits, which orjson refuses, cannot come from a message (``messages.MAX_INDEX``) but may be in data
     stored before that bound: the standard library writes it."""
     try:
-        return orjson.dumps(value, option=_SORTED).decode()
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
         return json.dumps(value, sort_keys=True)
 
