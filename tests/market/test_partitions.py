@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from kwartier.market import service
+from kwartier.market import pipeline, service
 from kwartier.market.partitions import (
     apply_partitioned,
     default_workers,
@@ -25,7 +25,7 @@ from kwartier.market.partitions import (
     partition_of,
     partitions,
 )
-from kwartier.market.processes import Index, Readings
+from kwartier.market.processes import Index, Readings, Snapshot
 from tests.market.crash_apply import reading, readings
 from tests.market.foreign_writer import ForeignWriter
 from tests.market.helpers import E1, E2, E3
@@ -43,6 +43,9 @@ def test_the_partition_of_a_message_is_that_of_its_ean_and_unreadable_lines_go_t
     assert partition_of("[1, 2]", 2) == (0, None)
     assert partition_of(json.dumps({"message_id": 7, "ean": 12}), 2) == (0, None)
     assert partition_of(json.dumps({"message_id": "m2"}), 5) == (0, "m2")
+    # what Python's JSON reader takes and orjson refuses still goes with its EAN
+    assert partition_of(f'{{"message_id": "m3", "ean": "{E3}", "note": NaN}}', 2) == (_part(E3), "m3")
+    assert partition_of(f'{{"message_id": "m4", "ean": "{E3}", "note": "\\ud800"}}', 2) == (_part(E3), "m4")
 
 
 def test_partitions_keep_the_order_and_a_message_id_on_two_partitions_gives_none() -> None:
@@ -168,6 +171,45 @@ def test_on_sqlite_a_commit_of_another_connection_between_two_chunks_is_seen_by_
     one_by_one = _as_one_process(market, [*texts[:cut], json.dumps(foreign), *texts[cut:]])
     assert one_by_one[cut]["accepted"], one_by_one[cut]
     assert answers == one_by_one[:cut] + one_by_one[cut + 1 :]
+
+
+@pytest.mark.parametrize("registry_url", ["sqlite"], indirect=True)
+def test_a_worker_keeping_one_snapshot_reads_the_others_again_from_the_registry(
+    market: sessionmaker[Session],
+) -> None:
+    """E1 and E2 share a partition. Their first messages, then two chunks and more of the other
+    messages, then their other messages: a worker that keeps one snapshot drops E1's or E2's in the
+    middle and reads it again from the registry, and keeps both while both are in the last two chunks
+    (the registry does not hold the last chunk yet): the same as one process."""
+    texts = _stream()
+    assert _part(E1) == _part(E2) != _part(E3)
+    ours = [text for text in texts if f'"{E1}"' in text or f'"{E2}"' in text]
+    assert all(json.loads(text)["ean"] in (E1, E2) for text in ours)
+    middle = [text for text in texts if text not in ours]
+    chunk = 30
+    assert len(middle) >= 2 * chunk
+    texts = ours[: len(ours) // 3] + middle + ours[len(ours) // 3 :]
+    parts = partitions(texts, 2)
+    assert parts is not None
+    answers = pipeline.apply_pipelined(_url(market), texts, parts, readings, chunk=chunk, kept=1)
+    assert answers == _as_one_process(market, texts)
+
+
+def test_a_worker_forgets_the_least_recently_used_snapshots_but_none_of_the_last_two_chunks(
+    market: sessionmaker[Session],
+) -> None:
+    with market() as session:
+        keeper = pipeline._Keeper(session, reading, service.Roles(session), kept=2)
+        for ean, last in (("a", 0), ("b", 1), ("c", 2), ("d", 3)):
+            snapshot = Snapshot(ean, known=False)
+            keeper.snapshots[ean] = (last, service.Loaded(snapshot, False, snapshot))
+        keeper._forget(3)  # c (chunk 2) is not committed yet while chunk 3 is decided
+        assert list(keeper.snapshots) == ["c", "d"]
+        keeper.kept = 1
+        keeper._forget(3)
+        assert list(keeper.snapshots) == ["c", "d"]
+        keeper._forget(4)
+        assert list(keeper.snapshots) == ["d"]
 
 
 def test_an_empty_batch_has_no_answers(market: sessionmaker[Session]) -> None:

