@@ -154,11 +154,13 @@ def test_a_failing_worker_fails_the_batch_and_applying_it_again_completes_it(
 def test_on_sqlite_a_commit_of_another_connection_between_two_chunks_is_seen_by_the_next(
     market: sessionmaker[Session], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The workers decide chunk k+1 while chunk k is written, from what they keep of their access points;
-    another connection commits a move-in on E1 in between (applied from inside a worker, while it decides
-    the chunk of E1's index of 15 May). The next chunk is decided again from the registry, so the batch
-    ends as one process applying the move-in between those two chunks; without deciding it again the
-    workers' snapshots of E1 would miss it (the write then fails on a process step stored twice)."""
+    """The workers decide chunk k+1 while chunk k is received and written, from what they keep of their
+    access points; another connection commits a move-in on E1 in between (applied from inside a worker,
+    while it decides chunk 2, that of E1's index of 15 May). The first chunk not yet being written when
+    it commits is decided again from the registry (chunk 2, or chunk 1 when the move-in commits before
+    chunk 1 is begun), with the chunk after it, so the batch ends as one process applying the move-in
+    before that chunk; without deciding it again the workers' snapshots of E1 would miss it (the write
+    then fails on a process step stored twice)."""
     url = _url(market)
     texts = _stream()
     foreign = json.loads(texts[112]) | {"message_id": "from-the-api"}
@@ -166,8 +168,8 @@ def test_on_sqlite_a_commit_of_another_connection_between_two_chunks_is_seen_by_
     writer = ForeignWriter(url, E1, date(2026, 5, 15), json.dumps(foreign))
     answers = apply_partitioned(url, texts, writer, workers=2, chunk=CHUNK)
     again = [record.args for record in caplog.records if "decide it again" in record.getMessage()]
-    assert again == [(2,)]
-    cut = 2 * CHUNK
+    assert again in ([(1,)], [(2,)])
+    cut = (1 if again == [(1,)] else 2) * CHUNK
     one_by_one = _as_one_process(market, [*texts[:cut], json.dumps(foreign), *texts[cut:]])
     assert one_by_one[cut]["accepted"], one_by_one[cut]
     assert answers == one_by_one[:cut] + one_by_one[cut + 1 :]

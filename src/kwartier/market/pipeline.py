@@ -11,7 +11,8 @@ Rules:
   SQLite has one writer at a time, and its writing is the part that cannot be shared, so the workers
   run at a lower scheduling priority (:data:`WORKER_NICENESS`) and the writer gets a core whenever it
   has work;
-- pipelined: while the main process writes chunk k, the workers decide chunk k+1. A worker keeps the
+- pipelined: while the main process receives and writes chunk k, the workers decide chunk k+1 (each is
+  told to go on to k+1 once k-1 is committed, so it starts as soon as it has sent k). A worker keeps the
   inbox answers of the message ids of its partition that it decided in the last two chunks (chunk k is
   not committed yet while k+1 is decided), and the snapshot of every access point of its partition it
   decided, up to :data:`KEPT_SNAPSHOTS` (the least recently used beyond that are dropped, never one of
@@ -22,8 +23,9 @@ Rules:
 - another connection may commit between two chunks (the API, another apply). ``PRAGMA data_version`` on
   the main connection changes exactly then (its own commits do not change it). The main process reads it
   once the next chunk holds the write lock; when it changed, the workers drop what they keep and decide
-  that chunk again from the registry while the lock is held, so every chunk is decided from the
-  register as it is when the chunk is written, as one by one;
+  that chunk again from the registry while the lock is held (and the chunk after it, which they decided
+  from the stale one), so every chunk is decided from the register as it is when the chunk is written,
+  as one by one;
 - a failing worker or write fails the batch: the chunk under way is rolled back, the committed chunks
   stay, and applying the batch again completes it (applied messages get their stored answers).
 """
@@ -189,6 +191,9 @@ def apply_pipelined(
             version = _data_version(session)
             _order(pipes, 0, fresh=False)
             for index in range(count):
+                ahead = index + 1 < count
+                if ahead:  # chunk index - 1 is committed: each worker goes on as soon as it sent index
+                    _order(pipes, index + 1, fresh=False)
                 decided = _receive(pipes)
                 try:
                     service.begin_writing(session)
@@ -196,10 +201,12 @@ def apply_pipelined(
                         _log.info(
                             "chunk %d: another connection committed; the workers decide it again", index
                         )
+                        if ahead:  # decided from this chunk's stale decisions: dropped
+                            _receive(pipes)
                         _order(pipes, index, fresh=True)
                         decided, version = _receive(pipes), now
-                    if index + 1 < count:
-                        _order(pipes, index + 1, fresh=False)
+                        if ahead:
+                            _order(pipes, index + 1, fresh=False)
                     driver = session.connection().connection.driver_connection
                     for statement in itertools.chain.from_iterable(built for _, built in decided):
                         bulk.execute(driver, statement)
@@ -256,8 +263,11 @@ def _workers(
 
 
 def _order(pipes: Sequence[Connection], index: int, *, fresh: bool) -> None:
+    """Tell every worker to decide chunk ``index``. A worker that has stopped cannot take it: the
+    :func:`_receive` that follows every order reports its failure, or that it stopped."""
     for pipe in pipes:
-        pipe.send((index, fresh))
+        with suppress(OSError):
+            pipe.send((index, fresh))
 
 
 def _receive(pipes: Sequence[Connection]) -> list[Decided]:
@@ -266,7 +276,7 @@ def _receive(pipes: Sequence[Connection]) -> list[Decided]:
     for number, pipe in enumerate(pipes):
         try:
             kind, payload = pipe.recv()
-        except EOFError:
+        except (EOFError, OSError):  # gone; a connection reset when an order it never read was waiting
             raise RuntimeError(f"market worker {number} stopped without an answer") from None
         if kind == "failed":
             raise payload
