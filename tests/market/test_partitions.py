@@ -176,7 +176,7 @@ def test_on_sqlite_a_commit_of_another_connection_between_two_chunks_is_seen_by_
 
 
 @pytest.mark.parametrize("registry_url", ["sqlite"], indirect=True)
-def test_a_worker_keeping_one_snapshot_reads_the_others_again_from_the_registry(
+def test_workers_keeping_one_snapshot_each_read_the_others_again_from_the_registry(
     market: sessionmaker[Session],
 ) -> None:
     """E1 and E2 share a partition. Their first messages, then two chunks and more of the other
@@ -193,7 +193,7 @@ def test_a_worker_keeping_one_snapshot_reads_the_others_again_from_the_registry(
     texts = ours[: len(ours) // 3] + middle + ours[len(ours) // 3 :]
     parts = partitions(texts, 2)
     assert parts is not None
-    answers = pipeline.apply_pipelined(_url(market), texts, parts, readings, chunk=chunk, kept=1)
+    answers = pipeline.apply_pipelined(_url(market), texts, parts, readings, chunk=chunk, kept=2)
     assert answers == _as_one_process(market, texts)
 
 

@@ -15,11 +15,11 @@ Rules:
   told to go on to k+1 once k-1 is committed, so it starts as soon as it has sent k). A worker keeps the
   inbox answers of the message ids of its partition that it decided in the last two chunks (chunk k is
   not committed yet while k+1 is decided), and the snapshot of every access point of its partition it
-  decided, up to :data:`KEPT_SNAPSHOTS` (the least recently used beyond that are dropped, never one of
-  the last two chunks): a kept snapshot is what the registry holds once the chunks before are committed,
-  so it is not read again (at a million messages over 500,000 access points, reading them again cost
-  the workers 23 s of 188 s of CPU). Every other access point and message id is read from the registry,
-  where every earlier chunk is committed;
+  decided, up to its share of :data:`KEPT_SNAPSHOTS` (the least recently used beyond that are dropped,
+  never one of the last two chunks): a kept snapshot is what the registry holds once the chunks before
+  are committed, so it is not read again (at a million messages over 500,000 access points, reading
+  them again cost the workers 23 s of 188 s of CPU). Every other access point and message id is read
+  from the registry, where every earlier chunk is committed;
 - another connection may commit between two chunks (the API, another apply). ``PRAGMA data_version`` on
   the main connection changes exactly then (its own commits do not change it). The main process reads it
   once the next chunk holds the write lock; when it changed, the workers drop what they keep and decide
@@ -57,9 +57,10 @@ Decided = tuple[list[Answer], list[bulk.Statement]]
 """A worker's answers to its messages of a chunk, in order, and the statements that write their outcomes."""
 
 
-KEPT_SNAPSHOTS: Final = 500_000
-"""Snapshots a worker keeps at most by default (about 3 KB each at a million messages over 500,000
-access points: 1.5 GB); those of the last two chunks are kept whatever the bound."""
+KEPT_SNAPSHOTS: Final = 1_000_000
+"""Snapshots the workers keep at most by default, in all, shared equally (about 3 KB each at a million
+messages over 500,000 access points: 3 GB however many workers); those of the last two chunks are kept
+whatever the bound."""
 
 
 WRITER_CACHE_KIB: Final = 262_144
@@ -172,8 +173,8 @@ def apply_pipelined(
     kept: int = KEPT_SNAPSHOTS,
 ) -> list[Answer]:
     """Apply ``texts`` to the SQLite registry at ``url`` in chunks of ``chunk``, decided by one worker
-    per partition of ``parts`` (positions in ``texts``, see :func:`partitions.partitions`) that keeps
-    up to ``kept`` snapshots; return the answer to each."""
+    per partition of ``parts`` (positions in ``texts``, see :func:`partitions.partitions`), the workers
+    keeping up to ``kept`` snapshots in all; return the answer to each."""
     count = -(-len(texts) // chunk)
     positions: list[list[list[int]]] = []  # per worker, per chunk
     for part in parts:
@@ -186,7 +187,7 @@ def apply_pipelined(
     answers: list[Answer] = [{} for _ in texts]
     factory = open_registry(url)
     try:
-        with factory() as session, _workers(url, texts, positions, readings, kept) as pipes:
+        with factory() as session, _workers(url, texts, positions, readings, kept // len(positions)) as pipes:
             session.execute(sa.text(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}"))
             version = _data_version(session)
             _order(pipes, 0, fresh=False)
