@@ -47,6 +47,8 @@ def test_bulk_insert_stores_what_a_core_insert_stores(market: sessionmaker[Sessi
     rows = [
         (E1, "supplier", '"5414499000017"', date(2026, 3, 29), instant, "p1", "switch"),
         (E3, "grid_user", None, date(2026, 1, 1), instant.astimezone(UTC), None, "master_data"),
+        # a tab, a line break, a backslash and text beyond ASCII, raw and inside JSON
+        (E3, "note\tx\ny\\z é", '{"text": "a\\tb\\n\\\\ ☀"}', date(2026, 1, 2), instant, "p\\2", "switch"),
     ]
     with market() as session:
         _insert(session, FACTS, FACT_COLUMNS, rows)
@@ -56,7 +58,7 @@ def test_bulk_insert_stores_what_a_core_insert_stores(market: sessionmaker[Sessi
         via_core = _stored(session, "register_facts", "id")
         session.rollback()
     assert [row[1:] for row in via_bulk] == [row[1:] for row in via_core]
-    assert len(via_bulk) == 2
+    assert len(via_bulk) == 3 and via_bulk[2][2] == "note\tx\ny\\z é"
 
 
 def test_bulk_update_sets_what_a_core_update_sets(market: sessionmaker[Session]) -> None:
